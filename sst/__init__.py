@@ -1,0 +1,1 @@
+"""SST umbrella package: the ``sst`` command line and the shared leaf utilities in ``sst.common``."""

@@ -1,0 +1,1 @@
+"""Host storage behind repository Protocols (SQLite by default)."""

@@ -1,0 +1,3 @@
+"""Receipt and journal printers: interface, rendering and emulated printers."""
+
+from __future__ import annotations

@@ -76,3 +76,5 @@ def configure_logging(
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # transitions warns once per undeclared ``is_<state>`` query under model_override; noise.
+    logging.getLogger("transitions.core").setLevel(logging.ERROR)

@@ -200,7 +200,7 @@ class Authoriser:
             return self._replay(req, outcome.response_fields)
         _LOG.info("authorisation", extra={
             "terminal_id": req.terminal_id, "stan": req.stan, "mti": req.mti,
-            "processing_code": req.processing_code, "pan": req.pan, "amount": req.amount,
+            "processing_code": req.processing_code, "pan": mask_pan(req.pan), "amount": req.amount,
             "rc": outcome.response_code, "reason": record.reason if outcome.response_code ==
             ctx.response_code else outcome.response_code, "participants": ctx.trace,
             "elapsed_ms": round((time.monotonic() - start) * 1000, 2)})

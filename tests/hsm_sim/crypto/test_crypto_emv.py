@@ -222,6 +222,6 @@ def test_mastercard_cvn20_session_key_is_common_sk_with_atc() -> None:
     ref = pyemv.kd.derive_common_sk(pyemv.kd.derive_icc_mk_a(imk, "5413330089020011", "00"),
                                     h("001C") + bytes(6))
     assert kcv2(sk) == kcv2(ref)
-    with pytest.raises(CryptoError, match="^ATC must be 2 bytes$"):
+    with pytest.raises(CryptoError, match=r"^ATC must be 2 bytes$"):
         mastercard_cvn20_arpc(imk, "5413330089020011", "00", tag_9f36=h("1C"), arqc=bytes(8),
                               arc=bytes(2))

@@ -80,7 +80,7 @@ def test_round_trip(version: str, key: bytes, usage: str) -> None:
 def test_negatives() -> None:
     aes, tdes = KeyBlockLmk.test("1"), KeyBlockLmk.test("0")
     field = aes.wrap(TDES_KEY, usage="P0", algorithm="T", mode_of_use="B")
-    with pytest.raises(KeyBlockError, match="^key block version does not match the LMK$"):
+    with pytest.raises(KeyBlockError, match=r"^key block version does not match the LMK$"):
         tdes.unwrap(field)
     with pytest.raises(MacVerificationError) as e:
         KeyBlockLmk(kbpk=bytes(32)).unwrap(field)
@@ -88,9 +88,9 @@ def test_negatives() -> None:
     tampered = field[:9] + ("E" if field[9] != "E" else "D") + field[10:]
     with pytest.raises(MacVerificationError):
         aes.unwrap(tampered)
-    with pytest.raises(KeyBlockError, match="^an AES key needs an AES key-block LMK$"):
+    with pytest.raises(KeyBlockError, match=r"^an AES key needs an AES key-block LMK$"):
         tdes.wrap(AES_KEY, usage="P0", algorithm="A", mode_of_use="B")
-    with pytest.raises(KeyBlockError, match="^invalid key usage$"):
+    with pytest.raises(KeyBlockError, match=r"^invalid key usage$"):
         aes.wrap(TDES_KEY, usage="P", algorithm="T", mode_of_use="B")
-    with pytest.raises(KeyBlockError, match="^key length does not match the algorithm$"):
+    with pytest.raises(KeyBlockError, match=r"^key length does not match the algorithm$"):
         aes.wrap(bytes(8), usage="P0", algorithm="T", mode_of_use="B")

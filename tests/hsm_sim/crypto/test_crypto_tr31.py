@@ -145,7 +145,7 @@ def test_extended_length_optional_block() -> None:
     kbpk = bytes(range(32))
     block = wrap_tr31(kbpk, header, bytes(range(16)))
     assert block[16:26] == "HM00020136"
-    got, key = unwrap_tr31(kbpk, block)
+    got, _ = unwrap_tr31(kbpk, block)
     assert got.optional_blocks == (("HM", data),)
     assert psec.tr31.unwrap(kbpk, block)[0].blocks["HM"] == data
 

@@ -28,9 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``devices`` argument parser (``<kind> <action> ...``)."""
     parser = argparse.ArgumentParser(prog="sst", description="SST device emulators")
     kinds = parser.add_subparsers(dest="kind", required=True)
-    epp = kinds.add_parser("epp", help="encrypting PIN pad")
+    epp = kinds.add_parser(
+        "epp", help="encrypting PIN pad",
+        description="The emulated encrypting PIN pad: the same framed serial protocol as a real "
+                    "EPP (see docs/devices.md), served behind a real pty or a TCP port. Its "
+                    "keypad is pressed through a control socket on 127.0.0.1 (`press 1234`, "
+                    "`press ENTER`), by the screens or by scripts; the PIN never leaves it in "
+                    "clear, only encrypted PIN blocks do.",
+        epilog="Example: sst epp serve --pty --control-port 0 --key-file data/epp-keys.bin\n"
+               "When ready it prints one JSON line: "
+               '{"event": "listening", "pty": "/dev/pts/N", "control_port": N}',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     epp_actions = epp.add_subparsers(dest="action", required=True)
-    serve = epp_actions.add_parser("serve", help="run the emulated EPP")
+    serve = epp_actions.add_parser(
+        "serve", help="run the emulated EPP",
+        description="Run the emulated EPP until SIGTERM/SIGINT (exit 0).")
     where = serve.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal")
     where.add_argument("--tcp", type=int, metavar="PORT", help="serve on 127.0.0.1:PORT (0=any)")

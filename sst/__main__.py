@@ -1,0 +1,51 @@
+"""``sst``: one command for the whole stack.
+
+Each subcommand hands the rest of the command line to that program's own ``main(argv)``:
+``sst hsm``, ``sst host``, ``sst terminal``, ``sst epp``, ``sst keys``, and ``sst demo`` which
+starts everything on embedded defaults.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+__all__ = ["main"]
+
+#: subcommand -> (module, argv prefix, one-line help)
+COMMANDS: dict[str, tuple[str, list[str], str]] = {
+    "demo": ("sst.demo", [], "start HSM, host and terminal on embedded defaults (make demo)"),
+    "hsm": ("hsm_sim.__main__", [], "software payShield HSM: `sst hsm serve --port 1500`"),
+    "host": ("host.__main__", [], "ISO 8583 host: `sst host serve|seed|journal`"),
+    "terminal": ("terminal.__main__", [], "terminal application: `sst terminal run --config F`"),
+    "epp": ("devices.__main__", ["epp"], "emulated encrypting PIN pad: `sst epp serve --pty`"),
+    "keys": ("hsm_sim.ceremony", [], "development key ceremony: `sst keys demo`"),
+    "crypto": ("hsm_sim.calculator", [], "payment crypto calculator: `sst crypto pinblock encode ...`"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: sst <command> [options]   (sst <command> --help for details)", "",
+             "SST, the self-service terminal stack. Commands:"]
+    lines += [f"  {name:10} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    lines += ["", "Start here: `make demo` (everything, emulated) and `make test`."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    cmd, rest = args[0], args[1:]
+    if cmd not in COMMANDS:
+        print(f"sst: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, prefix, _ = COMMANDS[cmd]
+    entry: Callable[[list[str]], int] = importlib.import_module(module).main
+    return int(entry(prefix + rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

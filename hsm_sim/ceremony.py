@@ -47,9 +47,17 @@ class DemoCard:
 
 DEMO_CARDS: tuple[DemoCard, ...] = (
     DemoCard(label="visa-pvv-rich", bin="476173", pin="1234", balance=1_000_000, name="ZHANG WEI"),
-    DemoCard(label="ibm-offset-poor", bin="622202", pin="4321", balance=50_000,
-             pin_method="ibm3624", name="LI NA"),
-    DemoCard(label="visa-pvv-lockable", bin="476173", pin="2468", balance=200_000, name="WANG FANG"),
+    DemoCard(
+        label="ibm-offset-poor",
+        bin="622202",
+        pin="4321",
+        balance=50_000,
+        pin_method="ibm3624",
+        name="LI NA",
+    ),
+    DemoCard(
+        label="visa-pvv-lockable", bin="476173", pin="2468", balance=200_000, name="WANG FANG"
+    ),
     DemoCard(label="unionpay-pvv", bin="622848", pin="1357", balance=300_000, name="CHEN JING"),
 )
 
@@ -70,7 +78,9 @@ def account_number(pan: str) -> str:
     return pan[-13:-1]
 
 
-def build_demo(*, seed: int = 2026, terminals: int = 2, lmk: VariantLmk | None = None) -> dict[str, Any]:
+def build_demo(
+    *, seed: int = 2026, terminals: int = 2, lmk: VariantLmk | None = None
+) -> dict[str, Any]:
     """Build the demo catalogue as plain data (deterministic for a given seed)."""
     rng = random.Random(seed)  # test keys: reproducible on purpose
     lmk = lmk or VariantLmk.test()
@@ -81,29 +91,49 @@ def build_demo(*, seed: int = 2026, terminals: int = 2, lmk: VariantLmk | None =
     def kcv(k: bytes) -> str:
         return kcv_tdes(k).hex().upper()
 
-    keys: dict[str, dict[str, str]] = {}
+    keys: dict[str, dict[str, Any]] = {}
     clear: dict[str, bytes] = {}
-    for name, ktype in (("ZMK", "000"), ("PVK1", "002"), ("CVK1", "402"), ("MKAC1", "109"),
-                        ("BDK1", "009")):
-        k = key()
+    for name, ktype in (
+        ("ZMK", "000"),
+        ("PVK1", "002"),
+        ("CVK1", "402"),
+        ("MKAC1", "109"),
+        ("BDK1", "009"),
+    ):
+        # Each key is formed from two clear components (dual control), as at a key ceremony.
+        c1, c2 = key(), key()
+        k = adjust_key_parity(bytes(a ^ b for a, b in zip(c1, c2, strict=True)))
         clear[name] = k
-        keys[name] = {"key_type": ktype, "key_lmk": lmk.encrypt_key(ktype, k, "U"), "kcv": kcv(k)}
+        keys[name] = {
+            "key_type": ktype,
+            "key_lmk": lmk.encrypt_key(ktype, k, "U"),
+            "kcv": kcv(k),
+            "components": [c1.hex().upper(), c2.hex().upper()],
+            "component_kcvs": [kcv(c1), kcv(c2)],
+        }
 
     terms = []
     for i in range(1, terminals + 1):
         c1, c2 = key(), key()
         tmk = adjust_key_parity(bytes(a ^ b for a, b in zip(c1, c2, strict=True)))
         tpk, tak = key(), key()
-        terms.append({
-            "terminal_id": f"ATM{i:05d}", "merchant_id": f"SSTBANK{i:08d}",
-            "tmk_components": [c1.hex().upper(), c2.hex().upper()],
-            "tmk_component_kcvs": [kcv(c1), kcv(c2)], "tmk_kcv": kcv(tmk),
-            "tmk_lmk": lmk.encrypt_key("002", tmk, "U"),
-            "tpk": tpk.hex().upper(), "tpk_kcv": kcv(tpk), "tpk_lmk": lmk.encrypt_key("002", tpk, "U"),
-            "tpk_under_tmk": tdes_encrypt_ecb(tmk, tpk).hex().upper(),
-            "tak_kcv": kcv(tak), "tak_lmk": lmk.encrypt_key("003", tak, "U"),
-            "tak_under_tmk": tdes_encrypt_ecb(tmk, tak).hex().upper(),
-        })
+        terms.append(
+            {
+                "terminal_id": f"ATM{i:05d}",
+                "merchant_id": f"SSTBANK{i:08d}",
+                "tmk_components": [c1.hex().upper(), c2.hex().upper()],
+                "tmk_component_kcvs": [kcv(c1), kcv(c2)],
+                "tmk_kcv": kcv(tmk),
+                "tmk_lmk": lmk.encrypt_key("002", tmk, "U"),
+                "tpk": tpk.hex().upper(),
+                "tpk_kcv": kcv(tpk),
+                "tpk_lmk": lmk.encrypt_key("002", tpk, "U"),
+                "tpk_under_tmk": tdes_encrypt_ecb(tmk, tpk).hex().upper(),
+                "tak_kcv": kcv(tak),
+                "tak_lmk": lmk.encrypt_key("003", tak, "U"),
+                "tak_under_tmk": tdes_encrypt_ecb(tmk, tak).hex().upper(),
+            }
+        )
 
     customers, accounts, cards = [], [], []
     for n, c in enumerate(DEMO_CARDS, start=1):
@@ -111,10 +141,20 @@ def build_demo(*, seed: int = 2026, terminals: int = 2, lmk: VariantLmk | None =
         acct = f"6200{n:012d}"
         cid = f"C{n:06d}"
         customers.append({"customer_id": cid, "name": c.name})
-        accounts.append({"account_no": acct, "customer_id": cid, "currency": "156", "balance": c.balance})
-        card: dict[str, Any] = {"label": c.label, "pan": pan, "pin": c.pin, "expiry": c.expiry,
-                                "service_code": c.service_code, "account_no": acct,
-                                "pin_method": c.pin_method, "pvk_name": "PVK1", "pvki": 1}
+        accounts.append(
+            {"account_no": acct, "customer_id": cid, "currency": "156", "balance": c.balance}
+        )
+        card: dict[str, Any] = {
+            "label": c.label,
+            "pan": pan,
+            "pin": c.pin,
+            "expiry": c.expiry,
+            "service_code": c.service_code,
+            "account_no": acct,
+            "pin_method": c.pin_method,
+            "pvk_name": "PVK1",
+            "pvki": 1,
+        }
         cvv = generate_cvv(clear["CVK1"], pan, c.expiry, c.service_code)
         if c.pin_method == "pvv":
             pvv = generate_visa_pvv(clear["PVK1"], pan, 1, c.pin)
@@ -125,15 +165,29 @@ def build_demo(*, seed: int = 2026, terminals: int = 2, lmk: VariantLmk | None =
             vd = pan[:11] + "N"
             expanded = vd.replace("N", account_number(pan)[-5:])
             offset = generate_ibm3624_offset(clear["PVK1"], c.pin, expanded, table, 4)
-            card.update({"ibm_offset": offset.ljust(12, "F"), "decimalization_table": table,
-                         "pin_validation_data": vd})
+            card.update(
+                {
+                    "ibm_offset": offset.ljust(12, "F"),
+                    "decimalization_table": table,
+                    "pin_validation_data": vd,
+                }
+            )
             disc = f"00000{cvv}00000"
         card["track2"] = f"{pan}={c.expiry}{c.service_code}{disc}"
         cards.append(card)
-    return {"meta": {"warning": WARNING, "lmk": "thales-test", "lmk_check": lmk.check_value(),
-                     "seed": seed},
-            "keys": keys, "terminals": terms, "customers": customers, "accounts": accounts,
-            "cards": cards}
+    return {
+        "meta": {
+            "warning": WARNING,
+            "lmk": "thales-test",
+            "lmk_check": lmk.check_value(),
+            "seed": seed,
+        },
+        "keys": keys,
+        "terminals": terms,
+        "customers": customers,
+        "accounts": accounts,
+        "cards": cards,
+    }
 
 
 def _toml_value(v: Any) -> str:
@@ -161,11 +215,15 @@ def to_toml(demo: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="sst keys", description="Development key ceremony (TEST keys only).",
-        epilog="Example: sst keys demo --write host/seeds/demo.toml")
+        prog="sst keys",
+        description="Development key ceremony (TEST keys only).",
+        epilog="Example: sst keys demo --write host/seeds/demo.toml",
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="generate the demo key set and demo cards under the test LMK")
-    d.add_argument("--seed", type=int, default=2026, help="random seed (the packaged file uses 2026)")
+    d.add_argument(
+        "--seed", type=int, default=2026, help="random seed (the packaged file uses 2026)"
+    )
     d.add_argument("--terminals", type=int, default=2)
     d.add_argument("--lmk", default="test", help="'test' or an LMK file")
     d.add_argument("--write", metavar="FILE", help="write the TOML here (default: stdout)")

@@ -11,6 +11,9 @@ TOML keys (all optional, top level)::
     port = 1500
     header_length = 4
     lmk = "test"            # or a path to an LMK file (.toml/.json with `pairs`)
+    keyblock_lmk = "test"   # key-block LMK for S keys: "test" (AES), "test-tdes" or "none"
+    key_cache_size = 1024   # decrypted key fields kept in memory (0 = off); never persisted
+    log_commands = false    # one INFO record per command (default: DEBUG)
     latency_ms = 0
     fail_with = "68"        # QA fault switch
     fail_commands = ["DC"]  # restrict the fault to these commands
@@ -30,7 +33,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from hsm_sim.crypto import CryptoError
+from hsm_sim.crypto import CryptoError, KeyBlockLmk
 from hsm_sim.crypto.lmk import VariantLmk
 from hsm_sim.soft_hsm import DEFAULT_FIRMWARE, SoftHsm
 from hsm_sim.thales.server import HsmServer, ServerConfig
@@ -55,6 +58,9 @@ class HsmConfig:
     fail_commands: tuple[str, ...] = ()
     log_level: str = "INFO"
     firmware: str = DEFAULT_FIRMWARE
+    keyblock_lmk: str = "test"
+    key_cache_size: int = 1024
+    log_commands: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the HSM TCP server",
         description=(
-            "Serve Thales host commands (NC NO B2 A0 A6 A8 BU FA GC HC IA CA CC JC JE JG DA EA "
-            "DC EC DE DG CW CY) over TCP. Prints one JSON line "
+            "Serve Thales host commands (NC NO B2 A0 A6 A8 BU FA GC HC IA CA CC CI G0 JC JE JG "
+            "DA EA DC EC DE DG CW CY M0 M2 M6 M8 KQ KW) over TCP. Prints one JSON line "
             '{"event": "listening", "host": ..., "port": ...} on stdout when ready; '
             "logs JSON to stderr. CLI options override the --config file."
         ),
@@ -89,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--lmk",
         metavar="test|FILE",
         help="'test' for the published Thales test LMKs, or an LMK file (default test)",
+    )
+    serve.add_argument(
+        "--keyblock-lmk",
+        metavar="test|test-tdes|none",
+        help="key-block LMK for S keys: the TEST-ONLY AES or TDES one, or none (default test)",
+    )
+    serve.add_argument(
+        "--key-cache-size",
+        type=int,
+        help="decrypted key fields kept in memory, LRU (0 = off; default 1024)",
+    )
+    serve.add_argument(
+        "--log-commands",
+        action="store_const",
+        const=True,
+        help="log one INFO record per command (default: DEBUG only)",
     )
     serve.add_argument(
         "--latency-ms", type=float, help="artificial delay before each answer (default 0)"
@@ -125,6 +147,9 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
         "fail_with": ns.fail_with,
         "fail_commands": fail_commands,
         "log_level": ns.log_level,
+        "keyblock_lmk": ns.keyblock_lmk,
+        "key_cache_size": ns.key_cache_size,
+        "log_commands": ns.log_commands,
     }
 
 
@@ -132,8 +157,23 @@ def _load_lmk(spec: str) -> VariantLmk:
     return VariantLmk.test() if spec == "test" else VariantLmk.from_file(spec)
 
 
+def _load_keyblock_lmk(spec: str) -> KeyBlockLmk | None:
+    choices = {"test": "1", "test-tdes": "0"}
+    if spec == "none":
+        return None
+    if spec not in choices:
+        raise ValueError("keyblock_lmk must be test, test-tdes or none")
+    return KeyBlockLmk.test(choices[spec])
+
+
 async def _serve(cfg: HsmConfig, lmk: VariantLmk) -> None:
-    hsm = SoftHsm(lmk, firmware=cfg.firmware)
+    hsm = SoftHsm(
+        lmk,
+        firmware=cfg.firmware,
+        keyblock_lmk=_load_keyblock_lmk(cfg.keyblock_lmk),
+        key_cache_size=cfg.key_cache_size,
+        log_commands=cfg.log_commands,
+    )
     server = HsmServer(
         hsm.handle,
         ServerConfig(
@@ -185,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         del server_check
         lmk = _load_lmk(cfg.lmk)
+        _load_keyblock_lmk(cfg.keyblock_lmk)
+        if cfg.key_cache_size < 0:
+            raise ValueError("key_cache_size must be >= 0")
     except (ConfigError, CryptoError, ValueError) as e:
         print(f"hsm: configuration error: {e}", file=sys.stderr)
         return 2

@@ -112,7 +112,7 @@ def test_a0_exception(soft_hsm: SoftHsm, hsm_lmk: VariantLmk, hsm_keys: Any) -> 
     assert wire(soft_hsm, b"A00002") == expect(b"A115")
     bad_zmk = hsm_lmk.encrypt_key("000", bad_parity(hsm_keys.zmk), "U")
     assert wire(soft_hsm, f"A01001U;0{bad_zmk}X".encode()) == expect(b"A110")
-    assert wire(soft_hsm, b"A0A009U") == expect(b"A168")
+    assert wire(soft_hsm, b"A0A009U") == expect(b"A115")  # mode A: derivation fields missing
 
 
 def test_a6_import(soft_hsm: SoftHsm, hsm_lmk: VariantLmk, hsm_keys: Any) -> None:

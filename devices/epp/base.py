@@ -13,15 +13,20 @@ EPP codes (E2 TMK required, E4 key not found, E6 parity...).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "FDK_NAMES",
+    "AmountEntryRequest",
+    "AmountEntryResult",
     "DeviceState",
+    "DukptPinBlock",
     "EncryptionState",
     "EppErrorCode",
     "EppStatus",
+    "FdkEvent",
     "KeyAlgorithm",
     "KeyEvent",
     "KeyInfo",
@@ -54,6 +59,7 @@ class EppErrorCode(Enum):
     UNSUPPORTED_COMMAND = "EB"
     NO_PIN = "EC"
     KEY_USAGE = "ED"
+    KSN_EXHAUSTED = "EE"
     GENERAL = "EF"
 
 
@@ -85,6 +91,7 @@ class KeyUsage(Enum):
 
     KEK = "K0"
     PIN = "P0"
+    DUKPT = "B1"  # X9.143 B1: initial DUKPT key (TDES IPEK or AES initial key)
     MAC = "M0"
     DATA = "D0"
 
@@ -103,8 +110,12 @@ class PinBlockFormat(Enum):
         return KeyAlgorithm.AES if self is PinBlockFormat.ISO4 else KeyAlgorithm.TDES
 
 
+FDK_NAMES = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
+"""Function display keys beside the screen (XFS ``fdk01``..``fdk08``), left top to right bottom."""
+
+
 class KeyKind(Enum):
-    """What kind of key the customer pressed (never which digit)."""
+    """What kind of key the customer pressed (during PIN entry never which digit)."""
 
     DIGIT = "D"
     CLEAR = "C"
@@ -144,13 +155,18 @@ class TamperStatus:
 
 @dataclass(frozen=True, kw_only=True)
 class KeyInfo:
-    """What the EPP tells about a stored key: never its value."""
+    """What the EPP tells about a stored key: never its value.
+
+    ``ksn`` is the current key serial number (hex) of a DUKPT key: the KSN of the last PIN block
+    produced, or the injected KSN before the first one; empty for other keys.
+    """
 
     name: str
     algorithm: KeyAlgorithm
     usage: KeyUsage
     length: int
     kcv: str
+    ksn: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,6 +217,62 @@ class KeyEvent:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FdkEvent:
+    """A function display key (``F1``..``F8``) was pressed while FDKs were enabled."""
+
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmountEntryRequest:
+    """Parameters of one numeric (amount) entry: digits are echoed in clear.
+
+    Only for amounts and other non-secret numbers: the EPP refuses it while a PIN entry runs
+    and never echoes PIN digits. ``max_digits`` counts minor units (``100.00`` is 5 digits).
+
+    Examples
+    --------
+    >>> AmountEntryRequest(max_digits=7).min_digits
+    1
+    >>> AmountEntryRequest(max_digits=13)
+    Traceback (most recent call last):
+    ...
+    ValueError: need 1 <= min_digits <= max_digits <= 12
+    """
+
+    min_digits: int = 1
+    max_digits: int = 8
+    inter_key_timeout_s: float = 15.0
+    total_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_digits <= self.max_digits <= 12:
+            raise ValueError("need 1 <= min_digits <= max_digits <= 12")
+        if self.inter_key_timeout_s <= 0 or self.total_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmountEntryResult:
+    """How an amount entry ended; ``value`` is the digits entered (empty unless OK)."""
+
+    outcome: PinEntryOutcome
+    value: str = ""
+    error: EppErrorCode | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DukptPinBlock:
+    """A PIN block under a DUKPT-derived PIN key and the KSN the host needs to derive it.
+
+    ``block`` is never in ``repr`` (STYLE SEC-1); the KSN is not secret.
+    """
+
+    block: bytes = field(repr=False)
+    ksn: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
 class PinEntryResult:
     """How PIN entry ended and how many digits were entered (the digits stay in the EPP)."""
 
@@ -243,3 +315,16 @@ class PinPad(Protocol):
     ) -> PinEntryResult: ...
 
     async def get_pin_block(self, *, key_name: str, fmt: str, pan: str) -> bytes: ...
+
+    async def load_dukpt_key(
+        self,
+        name: str,
+        *,
+        algorithm: KeyAlgorithm,
+        initial_key: bytes,
+        ksn: bytes,
+        kcv: str,
+        under: str | None = None,
+    ) -> KeyLoadResult: ...
+
+    async def get_dukpt_pin_block(self, *, key_name: str, fmt: str, pan: str) -> DukptPinBlock: ...

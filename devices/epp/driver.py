@@ -24,11 +24,17 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from devices.epp import messages as m
 from devices.epp.base import (
+    FDK_NAMES,
+    AmountEntryRequest,
+    AmountEntryResult,
+    DukptPinBlock,
     EppErrorCode,
     EppStatus,
+    FdkEvent,
     KeyAlgorithm,
     KeyEvent,
     KeyInfo,
@@ -54,12 +60,29 @@ from devices.epp.codec import (
 from devices.epp.errors import EppDecodeError, EppDeviceError, EppLinkError
 from devices.epp.serial_port import SerialPort, parse_port_url
 
-__all__ = ["EppDriver"]
+__all__ = ["EppDriver", "EppPort"]
 
 _LOGGER = logging.getLogger(__name__)
 _LOGGER.addHandler(logging.NullHandler())
 _TRACE = logging.getLogger("devices.epp.trace")
 _TRACE.addHandler(logging.NullHandler())
+
+
+class EppPort(Protocol):
+    """The blocking byte port the driver runs on (:class:`SerialPort`, or an in-process
+    :class:`devices.epp.inprocess.FirmwarePort`). Called only from the driver's threads."""
+
+    def read(self) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def reset_input(self) -> None: ...
+
+    def dsr(self) -> bool | None: ...
+
+    def cancel_read(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +102,8 @@ class _Pending:
 @dataclass
 class _Entry:
     on_key: Callable[[KeyEvent], None]
-    done: asyncio.Future[PinEntryResult]
+    done: asyncio.Future[PinEntryResult | AmountEntryResult]
+    amount: bool = False
 
 
 class EppDriver:
@@ -88,7 +112,8 @@ class EppDriver:
     Parameters
     ----------
     url
-        Endpoint; see :mod:`devices.epp.serial_port` for the accepted forms.
+        Endpoint; see :mod:`devices.epp.serial_port` for the accepted forms. With ``port``
+        given, only its ``spy://`` prefix matters (e.g. ``"emuepp://"``, ``"spy://emuepp://"``).
     timeout
         Seconds to wait for a reply after the ACK, per attempt.
     retries
@@ -102,6 +127,8 @@ class EppDriver:
         link-sync command, which is always sent.
     on_tamper
         Called (on the loop) when the EPP reports a tamper event.
+    on_fdk
+        Called (on the loop) when an enabled function key is pressed (see :meth:`enable_fdks`).
     """
 
     def __init__(
@@ -115,15 +142,19 @@ class EppDriver:
         parity: str = "N",
         use_dsr: bool = False,
         on_tamper: Callable[[TamperStatus], None] | None = None,
+        on_fdk: Callable[[FdkEvent], None] | None = None,
+        port: EppPort | None = None,
     ) -> None:
         self._spec = parse_port_url(url, baudrate=baudrate, parity=parity)
+        self._given_port = port
         self._timeout = timeout
         self._retries = retries
         self._ack_timeout = min(1.0, timeout) if ack_timeout is None else ack_timeout
         self._use_dsr = use_dsr
         self._on_tamper = on_tamper
+        self._on_fdk = on_fdk
         self._conn = EppConnection(Role.HOST)
-        self._port: SerialPort | None = None
+        self._port: EppPort | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: threading.Thread | None = None
         self._stop = threading.Event()
@@ -141,7 +172,10 @@ class EppDriver:
         if self._port is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._port = await asyncio.to_thread(SerialPort, self._spec)
+        if self._given_port is not None:
+            self._port = self._given_port
+        else:
+            self._port = await asyncio.to_thread(SerialPort, self._spec)
         await asyncio.to_thread(self._port.reset_input)
         if self._use_dsr and await asyncio.to_thread(self._port.dsr) is False:
             await self.close()
@@ -228,6 +262,47 @@ class EppDriver:
     async def list_keys(self) -> list[KeyInfo]:
         return m.decode_key_list(self._check(await self._transact(m.ListKeys())))
 
+    async def load_dukpt_key(
+        self,
+        name: str,
+        *,
+        algorithm: KeyAlgorithm,
+        initial_key: bytes,
+        ksn: bytes,
+        kcv: str,
+        under: str | None = None,
+    ) -> KeyLoadResult:
+        """Inject a DUKPT initial key with its KSN (X9.24-1 TDES or X9.24-3 AES).
+
+        Parameters
+        ----------
+        name
+            Key name to store it under.
+        algorithm
+            ``TDES`` (16-byte IPEK, 10-byte KSN) or ``AES`` (16/24/32-byte initial key; ``ksn``
+            is the 12-byte KSN or the 8-byte initial key ID, to which a zero counter is added).
+        initial_key
+            The initial key, clear (``under=None``, key-loading room) or TDES-ECB enciphered
+            under the stored KEK ``under``.
+        kcv
+            KCV of the clear initial key (TDES ``E_K(0^8)``, AES CMAC).
+        """
+        if algorithm is KeyAlgorithm.AES and len(ksn) == 8:
+            ksn = ksn + bytes(4)
+        cmd = m.LoadDukptKey(
+            name=name,
+            under=under,
+            algorithm=algorithm,
+            key=initial_key,
+            ksn=ksn,
+            kcv=kcv.upper(),
+        )
+        return self._key_result(await self._transact(cmd))
+
+    async def enable_fdks(self, keys: tuple[str, ...] | list[str] = FDK_NAMES) -> None:
+        """Enable exactly these function keys (``()`` disables all); presses go to ``on_fdk``."""
+        self._check(await self._transact(m.EnableFdks(keys=tuple(keys))))
+
     async def beep(self, ms: int = 100) -> None:
         self._check(await self._transact(m.Beep(ms=ms)))
 
@@ -238,26 +313,66 @@ class EppDriver:
         self, req: PinEntryRequest, on_key: Callable[[KeyEvent], None]
     ) -> PinEntryResult:
         """Run one PIN entry; ``on_key`` gets masked key events. Cancel the task to abort."""
+        cmd = m.StartPinEntry(
+            min_length=req.min_length,
+            max_length=req.max_length,
+            inter_key_ms=max(1, round(req.inter_key_timeout_s * 1000)),
+            total_ms=max(1, round(req.total_timeout_s * 1000)),
+        )
+        result = await self._run_entry(cmd, on_key, req.total_timeout_s, amount=False)
+        assert isinstance(result, PinEntryResult)
+        return result
+
+    async def enter_amount(
+        self, req: AmountEntryRequest, on_key: Callable[[KeyEvent], None]
+    ) -> AmountEntryResult:
+        """Run one numeric entry; ``on_key`` gets key events whose ``display`` is the digit.
+
+        For amounts only: the EPP echoes digits in clear in this mode (and refuses to start it
+        while a PIN entry runs). Cancel the task to abort.
+        """
+        cmd = m.StartAmountEntry(
+            min_digits=req.min_digits,
+            max_digits=req.max_digits,
+            inter_key_ms=max(1, round(req.inter_key_timeout_s * 1000)),
+            total_ms=max(1, round(req.total_timeout_s * 1000)),
+        )
+        result = await self._run_entry(cmd, on_key, req.total_timeout_s, amount=True)
+        assert isinstance(result, AmountEntryResult)
+        return result
+
+    async def _run_entry(
+        self,
+        cmd: m.StartPinEntry | m.StartAmountEntry,
+        on_key: Callable[[KeyEvent], None],
+        total_s: float,
+        *,
+        amount: bool,
+    ) -> PinEntryResult | AmountEntryResult:
         loop = asyncio.get_running_loop()
-        entry = _Entry(on_key=on_key, done=loop.create_future())
+        entry = _Entry(on_key=on_key, done=loop.create_future(), amount=amount)
+
+        def failed(outcome: PinEntryOutcome, code: EppErrorCode | None) -> (
+            PinEntryResult | AmountEntryResult
+        ):
+            if amount:
+                return AmountEntryResult(outcome=outcome, error=code)
+            return PinEntryResult(outcome=outcome, digits=0, error=code)
+
+        if self._entry is not None:  # one entry at a time, as the EPP itself enforces
+            return failed(PinEntryOutcome.ERROR, EppErrorCode.BUSY)
         self._entry = entry
         try:
-            cmd = m.StartPinEntry(
-                min_length=req.min_length,
-                max_length=req.max_length,
-                inter_key_ms=max(1, round(req.inter_key_timeout_s * 1000)),
-                total_ms=max(1, round(req.total_timeout_s * 1000)),
-            )
             code = m.reply_code(await self._transact(cmd))
             if code is not EppErrorCode.OK:
-                return PinEntryResult(outcome=PinEntryOutcome.ERROR, digits=0, error=code)
+                return failed(PinEntryOutcome.ERROR, code)
             try:
                 # the EPP enforces the timeouts; ours only guards against a lost end event
-                async with asyncio.timeout(req.total_timeout_s + self._timeout):
+                async with asyncio.timeout(total_s + self._timeout):
                     return await asyncio.shield(entry.done)
             except TimeoutError:
                 await self._cancel_entry()
-                return PinEntryResult(outcome=PinEntryOutcome.TIMEOUT, digits=0)
+                return failed(PinEntryOutcome.TIMEOUT, None)
         except asyncio.CancelledError:
             # cancelled at any point (even while the start command was in flight): stop the EPP
             with contextlib.suppress(Exception):
@@ -279,12 +394,22 @@ class EppDriver:
         frame = self._check(
             await self._transact(m.GetPinBlock(key_name=key_name, fmt=fmt, pan=pan))
         )
-        if len(frame.fields) != 2:
-            raise EppDecodeError("bad field count", command="B", pos=len(frame.fields))
-        try:
-            return bytes.fromhex(frame.fields[1])
-        except ValueError as e:
-            raise EppDecodeError("field is not upper-case hex", command="B", pos=1) from e
+        return m.decode_pin_block_reply(frame)[0]
+
+    async def get_dukpt_pin_block(self, *, key_name: str, fmt: str, pan: str) -> DukptPinBlock:
+        """The PIN block under the next DUKPT transaction key of ``key_name``, with its KSN.
+
+        Use format ``01`` (ISO 0) with a TDES DUKPT key and ``48`` (ISO 4) with an AES one.
+        Each call advances the EPP's counter. Raises :class:`EppDeviceError` (``EE`` counter
+        exhausted, ``ED`` not a DUKPT key or wrong format for it, ``EC`` no PIN...).
+        """
+        frame = self._check(
+            await self._transact(m.GetPinBlock(key_name=key_name, fmt=fmt, pan=pan))
+        )
+        block, ksn = m.decode_pin_block_reply(frame)
+        if ksn is None:
+            raise EppDeviceError(EppErrorCode.KEY_USAGE.value, command="B")
+        return DukptPinBlock(block=block, ksn=ksn)
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
@@ -375,7 +500,7 @@ class EppDriver:
                 )
 
     # ----------------------------------------------------------------- reader side
-    def _read_loop(self, port: SerialPort, loop: asyncio.AbstractEventLoop) -> None:
+    def _read_loop(self, port: EppPort, loop: asyncio.AbstractEventLoop) -> None:
         """Reader thread: blocking reads, bytes handed to the loop. No decoding here."""
         while not self._stop.is_set():
             try:
@@ -439,13 +564,21 @@ class EppDriver:
             self.last_tamper = event
             if self._on_tamper is not None:
                 self._on_tamper(event)
-        elif isinstance(event, KeyEvent):
-            if entry is not None:
+        elif isinstance(event, FdkEvent):
+            if self._on_fdk is not None:
+                self._on_fdk(event)
+        elif isinstance(event, (KeyEvent, m.AmountKeyEvent)):
+            if entry is not None and entry.amount is isinstance(event, m.AmountKeyEvent):
+                key = event.event if isinstance(event, m.AmountKeyEvent) else event
                 try:
-                    entry.on_key(event)
+                    entry.on_key(key)
                 except Exception:
                     _LOGGER.exception("on_key callback failed")
-        elif entry is not None and not entry.done.done():
+        elif (
+            entry is not None
+            and not entry.done.done()
+            and entry.amount is isinstance(event, AmountEntryResult)
+        ):
             entry.done.set_result(event)
 
 

@@ -7,16 +7,17 @@ reopens the port. Ptys have no modem lines: the driver must not need DSR/CTS.
 
 Control socket (TCP, 127.0.0.1 only), one command per line, one reply line each:
 
-``press 1234`` / ``press ENTER`` / ``press 12 CLEAR 34 ENTER``
-    key presses; reply ``ok <accepted count>``.
+``press 1234`` / ``press ENTER`` / ``press 12 CLEAR 34 ENTER`` / ``press F1``
+    key presses (digits, ENTER, CANCEL, CLEAR, function keys F1..F8); reply
+    ``ok <accepted count>``.
 ``await-entry [seconds]``
-    wait until a PIN entry is active; ``ok`` or ``error timeout``.
+    wait until a PIN or amount entry is active; ``ok`` or ``error timeout``.
 ``tamper``
     fire the tamper sensor; ``ok``.
 ``fault nak-storm|silent|garbled|none``
     inject a link fault; ``ok``.
 ``status``
-    ``ok entry=0|1 tampered=0|1 fault=<name> keys=<n>``.
+    ``ok entry=0|1 tampered=0|1 fault=<name> keys=<n> backlight=0|1 beeps=<n>``.
 
 Anything else gets ``error <reason>``. Clear key values never appear on this socket.
 """
@@ -43,6 +44,8 @@ def parse_keys(text: str) -> list[str]:
     --------
     >>> parse_keys("12 enter")
     ['1', '2', 'ENTER']
+    >>> parse_keys("f1 F8")
+    ['F1', 'F8']
     >>> parse_keys("x")
     Traceback (most recent call last):
     ...
@@ -251,6 +254,7 @@ class EppEmulator:
         if verb == "status":
             return (
                 f"ok entry={int(fw.entry_active)} tampered={int(fw.tampered)} "
-                f"fault={fw.fault.value} keys={len(fw.key_infos())}"
+                f"fault={fw.fault.value} keys={len(fw.key_infos())} "
+                f"backlight={int(fw.backlight)} beeps={fw.beeps}"
             )
         return "error unknown command"

@@ -10,10 +10,22 @@ object and leave it only enciphered by ``hsm_sim.crypto.encipher_pinblock``; key
 reported except as KCVs; a tamper zeroises every key and the PIN buffer and reports the event.
 The PIN buffer survives ``get_pin_block`` (a block may be requested under several keys) and is
 wiped by a new entry, a cancel, a timeout, initialise or a tamper.
+
+Entry modes: one entry at a time, either a PIN entry (digits masked, kept inside) or an amount
+entry (digits echoed in clear in ``A`` events, value reported at the end). The mode is fixed
+when the entry starts; the PIN path emits only :class:`KeyEvent`, whose wire form has no digit.
+
+DUKPT (ANSI X9.24-1 TDES and X9.24-3 AES): the firmware stores the initial key and the KSN of
+the last transaction; each PIN block advances the counter to the next value with at most 10
+(TDES) or 16 (AES) one-bits, derives the transaction key from the initial key, then the PIN
+working key, and returns the block with that KSN. A counter past 21 (TDES) or 32 (AES) bits is
+*exhausted*: the key refuses to work (``EE``) until a new initial key is injected. (A hardware
+EPP keeps future keys instead of the initial key; the KSN sequence seen by the host is the same.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,9 +34,12 @@ from typing import Protocol
 
 from devices.epp import messages as m
 from devices.epp.base import (
+    FDK_NAMES,
+    AmountEntryResult,
     DeviceState,
     EncryptionState,
     EppErrorCode,
+    FdkEvent,
     KeyAlgorithm,
     KeyEvent,
     KeyInfo,
@@ -38,8 +53,15 @@ from devices.epp.base import (
 from devices.epp.codec import Ack, BadFrame, BadFrameReason, EppConnection, Frame, Nak, Role
 from devices.epp.errors import EppDecodeError
 from hsm_sim.crypto import (
+    AesDukptKeyType,
+    AesDukptKeyUsage,
     CryptoError,
+    TdesDukptKeyUsage,
     adjust_key_parity,
+    derive_transaction_key_aes_from_initial_key,
+    derive_transaction_key_tdes_from_ipek,
+    derive_working_key_aes,
+    derive_working_key_tdes,
     encipher_pinblock,
     kcv_aes_cmac,
     kcv_tdes,
@@ -51,12 +73,14 @@ from hsm_sim.crypto import (
 __all__ = [
     "FIRMWARE_VERSION",
     "TMK_NAME",
+    "EntryMode",
     "EppFirmware",
     "Fault",
     "KeyStore",
     "MemoryKeyStore",
     "StoredKey",
     "compute_kcv",
+    "next_dukpt_ksn",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,7 +90,10 @@ FIRMWARE_VERSION = "SSTEPP-1.0"
 TMK_NAME = "TMK"
 _TDES_LENGTHS = (16, 24)
 _AES_LENGTHS = (16, 24, 32)
-NAMED_KEYS = ("ENTER", "CANCEL", "CLEAR")
+NAMED_KEYS = ("ENTER", "CANCEL", "CLEAR", *FDK_NAMES)
+_DUKPT_KSN_LENGTH = {KeyAlgorithm.TDES: 10, KeyAlgorithm.AES: 12}
+_DUKPT_COUNTER = {KeyAlgorithm.TDES: (21, 10), KeyAlgorithm.AES: (32, 16)}  # bits, max one-bits
+_AES_WORKING = {16: AesDukptKeyType.AES128, 24: AesDukptKeyType.AES192, 32: AesDukptKeyType.AES256}
 
 
 class Fault(Enum):
@@ -88,6 +115,7 @@ class StoredKey:
     kcv: str
     under: str | None = None
     value: bytes = field(repr=False)
+    ksn: bytes | None = None  # DUKPT keys: KSN of the last transaction (or as injected)
 
     def info(self) -> KeyInfo:
         return KeyInfo(
@@ -96,6 +124,7 @@ class StoredKey:
             usage=self.usage,
             length=len(self.value),
             kcv=self.kcv,
+            ksn=self.ksn.hex().upper() if self.ksn is not None else "",
         )
 
 
@@ -133,6 +162,47 @@ def compute_kcv(algorithm: KeyAlgorithm, key: bytes, length: int = 3) -> str:
     return kcv_tdes(key, length).hex().upper()
 
 
+def next_dukpt_ksn(algorithm: KeyAlgorithm, ksn: bytes) -> bytes | None:
+    """The KSN of the next DUKPT transaction, or None when the counter is exhausted.
+
+    The counter (low 21 bits of a TDES KSN, low 32 bits of an AES KSN) moves to the next value
+    with at most 10 (TDES) or 16 (AES) one-bits, as X9.24 devices do.
+
+    Examples
+    --------
+    >>> next_dukpt_ksn(KeyAlgorithm.TDES, bytes.fromhex("FFFF9876543210E00000")).hex().upper()
+    'FFFF9876543210E00001'
+    >>> next_dukpt_ksn(KeyAlgorithm.TDES, bytes.fromhex("FFFF9876543210E003FF")).hex().upper()
+    'FFFF9876543210E00400'
+    >>> next_dukpt_ksn(KeyAlgorithm.TDES, bytes.fromhex("FFFF9876543210FFF800")) is None
+    True
+    >>> next_dukpt_ksn(KeyAlgorithm.AES, bytes.fromhex("1234567890123456FFFF0000")) is None
+    True
+    """
+    bits, max_ones = _DUKPT_COUNTER[algorithm]
+    if len(ksn) != _DUKPT_KSN_LENGTH[algorithm]:
+        raise ValueError("bad KSN length")
+    value = int.from_bytes(ksn, "big")
+    mask = (1 << bits) - 1
+    counter = (value & mask) + 1
+    while counter.bit_count() > max_ones:
+        counter += counter & -counter
+    if counter > mask:
+        return None
+    return ((value & ~mask) | counter).to_bytes(len(ksn), "big")
+
+
+def _dukpt_pin_key(key: StoredKey, ksn: bytes) -> bytes:
+    """The PIN working key of the transaction ``ksn`` under a DUKPT initial key."""
+    if key.algorithm is KeyAlgorithm.TDES:
+        tk = derive_transaction_key_tdes_from_ipek(key.value, ksn)
+        return derive_working_key_tdes(tk, TdesDukptKeyUsage.PIN)
+    tk = derive_transaction_key_aes_from_initial_key(key.value, ksn)
+    return derive_working_key_aes(
+        tk, ksn, AesDukptKeyUsage.PIN_ENCRYPTION, _AES_WORKING[len(key.value)]
+    )
+
+
 def _kcv_matches(algorithm: KeyAlgorithm, key: bytes, expected: str) -> bool:
     exp = expected.upper()
     if len(exp) < 4 or len(exp) % 2 or len(exp) > 16:
@@ -144,8 +214,16 @@ def _kcv_matches(algorithm: KeyAlgorithm, key: bytes, expected: str) -> bool:
     return compute_kcv(algorithm, key, len(exp) // 2) == exp
 
 
+class EntryMode(Enum):
+    """What the keypad is collecting."""
+
+    PIN = "pin"
+    AMOUNT = "amount"
+
+
 @dataclass(kw_only=True)
 class _Entry:
+    mode: EntryMode
     min_length: int
     max_length: int
     inter_key_s: float
@@ -197,6 +275,9 @@ class EppFirmware:
         self._pin: str | None = None
         self._tampered = False
         self._tamper_count = 0
+        self._fdks: frozenset[str] = frozenset()
+        self._backlight = True
+        self._beeps = 0
         self._handlers: dict[type[m.Command], Handler] = {
             m.Sync: self._on_sync,
             m.GetStatus: self._on_status,
@@ -204,13 +285,16 @@ class EppFirmware:
             m.Initialize: self._on_initialize,
             m.LoadTmkComponents: self._on_load_tmk,
             m.LoadWorkingKey: self._on_load_key,
+            m.LoadDukptKey: self._on_load_dukpt,
+            m.StartAmountEntry: self._on_start_amount,
+            m.EnableFdks: self._on_enable_fdks,
             m.DeleteKey: self._on_delete,
             m.ListKeys: self._on_list,
             m.StartPinEntry: self._on_start_entry,
             m.CancelPinEntry: self._on_cancel_entry,
             m.GetPinBlock: self._on_pin_block,
-            m.Beep: self._on_noop,
-            m.Backlight: self._on_noop,
+            m.Beep: self._on_beep,
+            m.Backlight: self._on_backlight,
         }
 
     # ----------------------------------------------------------------- public surface
@@ -223,8 +307,28 @@ class EppFirmware:
         return self._entry is not None
 
     @property
+    def entry_mode(self) -> EntryMode | None:
+        """The running entry's mode, if any."""
+        return self._entry.mode if self._entry is not None else None
+
+    @property
     def tampered(self) -> bool:
         return self._tampered
+
+    @property
+    def backlight(self) -> bool:
+        """Keypad backlight state (set by ``l``)."""
+        return self._backlight
+
+    @property
+    def beeps(self) -> int:
+        """How many beeps were requested since start (``b``)."""
+        return self._beeps
+
+    @property
+    def enabled_fdks(self) -> frozenset[str]:
+        """Function keys that currently produce ``F`` events."""
+        return self._fdks
 
     def key_infos(self) -> list[KeyInfo]:
         """Names and KCVs of the stored keys (never values)."""
@@ -281,11 +385,17 @@ class EppFirmware:
                 return
 
     def press(self, key: str) -> bool:  # noqa: PLR0911 - one return per key kind
-        """A physical key press: ``0``-``9``, ``ENTER``, ``CANCEL`` or ``CLEAR``.
+        """A physical key press: ``0``-``9``, ``ENTER``, ``CANCEL``, ``CLEAR`` or ``F1``-``F8``.
 
-        Returns whether the key was accepted (keys are ignored outside PIN entry, digits
-        past the maximum length and ENTER before the minimum length, as on real pads).
+        Returns whether the key was accepted (keys are ignored outside an entry, digits past
+        the maximum length, ENTER before the minimum length and disabled FDKs, as on real
+        pads). An enabled FDK is reported at any time and never touches the entry buffer.
         """
+        if key in FDK_NAMES:
+            if key not in self._fdks:
+                return False
+            self._event(FdkEvent(key=key))
+            return True
         entry = self._entry
         if entry is None:
             return False
@@ -298,24 +408,32 @@ class EppFirmware:
                 return False
             entry.digits.append(key)
             entry.last_key = now
-            self._event(KeyEvent(kind=KeyKind.DIGIT, digits=len(entry.digits), display="*"))
+            self._key_event(entry, KeyKind.DIGIT, key)
             return True
         if key == "CLEAR":
             entry.digits.clear()
             entry.last_key = now
-            self._event(KeyEvent(kind=KeyKind.CLEAR, digits=0))
+            self._key_event(entry, KeyKind.CLEAR)
             return True
         if key == "CANCEL":
-            self._event(KeyEvent(kind=KeyKind.CANCEL, digits=len(entry.digits)))
+            self._key_event(entry, KeyKind.CANCEL)
             self._end_entry(PinEntryOutcome.CANCELLED)
             return True
         if key == "ENTER":
             if len(entry.digits) < entry.min_length:
                 return False
-            self._event(KeyEvent(kind=KeyKind.ENTER, digits=len(entry.digits)))
+            self._key_event(entry, KeyKind.ENTER)
             self._end_entry(PinEntryOutcome.OK)
             return True
         raise ValueError("unknown key name")
+
+    def _key_event(self, entry: _Entry, kind: KeyKind, digit: str = "") -> None:
+        n = len(entry.digits)
+        if entry.mode is EntryMode.PIN:
+            # the PIN event type has no field for the digit: it cannot leave the device
+            self._event(KeyEvent(kind=kind, digits=n, display="*" if digit else ""))
+        else:
+            self._event(m.AmountKeyEvent(event=KeyEvent(kind=kind, digits=n, display=digit)))
 
     def tamper(self) -> None:
         """The tamper sensor fired: zeroise keys and PIN, go to fraudAttempt, report it."""
@@ -345,7 +463,7 @@ class EppFirmware:
         self._write(data)
         return data
 
-    def _event(self, event: KeyEvent | PinEntryResult | TamperStatus) -> None:
+    def _event(self, event: m.EppEvent) -> None:
         self._send_frame(m.event_frame(event))
 
     def _on_frame(self, frame: Frame) -> None:
@@ -375,7 +493,21 @@ class EppFirmware:
         self._last_cmd, self._last_reply = None, b""
         return EppErrorCode.OK, ()
 
-    def _on_noop(self, cmd: m.Command) -> _Reply:
+    def _on_beep(self, cmd: m.Command) -> _Reply:
+        assert isinstance(cmd, m.Beep)
+        if not 1 <= cmd.ms <= 5000:
+            return EppErrorCode.BAD_DATA, ()
+        self._beeps += 1
+        return EppErrorCode.OK, ()
+
+    def _on_backlight(self, cmd: m.Command) -> _Reply:
+        assert isinstance(cmd, m.Backlight)
+        self._backlight = cmd.on
+        return EppErrorCode.OK, ()
+
+    def _on_enable_fdks(self, cmd: m.Command) -> _Reply:
+        assert isinstance(cmd, m.EnableFdks)
+        self._fdks = frozenset(cmd.keys)
         return EppErrorCode.OK, ()
 
     def _on_status(self, cmd: m.Command) -> _Reply:
@@ -385,7 +517,10 @@ class EppFirmware:
             device = DeviceState.BUSY
         else:
             device = DeviceState.ONLINE
-        enc = EncryptionState.READY if TMK_NAME in self._keys else EncryptionState.NOT_INITIALIZED
+        ready = TMK_NAME in self._keys or any(
+            k.usage is KeyUsage.DUKPT for k in self._keys.values()
+        )
+        enc = EncryptionState.READY if ready else EncryptionState.NOT_INITIALIZED
         return EppErrorCode.OK, (
             device.value,
             enc.value,
@@ -438,6 +573,8 @@ class EppFirmware:
             return EppErrorCode.TAMPERED, ()
         if cmd.name in (TMK_NAME, cmd.under):
             return EppErrorCode.BAD_DATA, ()
+        if cmd.usage is KeyUsage.DUKPT:
+            return EppErrorCode.KEY_USAGE, ()  # DUKPT keys come with a KSN: command J
         kek = self._keys.get(cmd.under)
         if kek is None:
             if cmd.under == TMK_NAME:
@@ -464,6 +601,63 @@ class EppFirmware:
         )
         self._store.save(self._keys)
         return EppErrorCode.OK, (kcv,)
+
+    def _on_load_dukpt(self, cmd: m.Command) -> _Reply:  # noqa: PLR0911 - one rejection per check
+        assert isinstance(cmd, m.LoadDukptKey)
+        if self._tampered:
+            return EppErrorCode.TAMPERED, ()
+        if cmd.name in (TMK_NAME, cmd.under):
+            return EppErrorCode.BAD_DATA, ()
+        sizes = _AES_LENGTHS if cmd.algorithm is KeyAlgorithm.AES else (16,)
+        if len(cmd.key) not in sizes:
+            return EppErrorCode.BAD_KEY_SIZE, ()
+        if len(cmd.ksn) != _DUKPT_KSN_LENGTH[cmd.algorithm]:
+            return EppErrorCode.BAD_LENGTH, ()
+        clear = cmd.key
+        if cmd.under is not None:
+            kek = self._keys.get(cmd.under)
+            if kek is None:
+                code = EppErrorCode.TMK_REQUIRED if cmd.under == TMK_NAME else None
+                return code or EppErrorCode.KEY_NOT_FOUND, ()
+            if kek.usage is not KeyUsage.KEK or kek.algorithm is not KeyAlgorithm.TDES:
+                return EppErrorCode.KEY_USAGE, ()
+            clear = tdes_decrypt_ecb(kek.value, cmd.key)
+        if not _kcv_matches(cmd.algorithm, clear, cmd.kcv):
+            return EppErrorCode.KCV_MISMATCH, ()
+        kcv = compute_kcv(cmd.algorithm, clear)
+        self._keys[cmd.name] = StoredKey(
+            name=cmd.name,
+            algorithm=cmd.algorithm,
+            usage=KeyUsage.DUKPT,
+            kcv=kcv,
+            under=cmd.under,
+            value=clear,
+            ksn=cmd.ksn,
+        )
+        self._store.save(self._keys)
+        return EppErrorCode.OK, (kcv,)
+
+    def _on_start_amount(self, cmd: m.Command) -> _Reply:
+        assert isinstance(cmd, m.StartAmountEntry)
+        if self._tampered:
+            return EppErrorCode.TAMPERED, ()
+        if self._entry is not None:
+            return EppErrorCode.BUSY, ()
+        if not (1 <= cmd.min_digits <= cmd.max_digits <= 12) or not (
+            cmd.inter_key_ms > 0 and cmd.total_ms > 0
+        ):
+            return EppErrorCode.BAD_DATA, ()
+        now = self._clock()
+        self._entry = _Entry(
+            mode=EntryMode.AMOUNT,
+            min_length=cmd.min_digits,
+            max_length=cmd.max_digits,
+            inter_key_s=cmd.inter_key_ms / 1000,
+            total_s=cmd.total_ms / 1000,
+            started=now,
+            last_key=now,
+        )
+        return EppErrorCode.OK, ()
 
     def _on_delete(self, cmd: m.Command) -> _Reply:
         assert isinstance(cmd, m.DeleteKey)
@@ -496,6 +690,7 @@ class EppFirmware:
         now = self._clock()
         self._pin = None
         self._entry = _Entry(
+            mode=EntryMode.PIN,
             min_length=cmd.min_length,
             max_length=cmd.max_length,
             inter_key_s=cmd.inter_key_ms / 1000,
@@ -506,9 +701,11 @@ class EppFirmware:
         return EppErrorCode.OK, ()
 
     def _on_cancel_entry(self, cmd: m.Command) -> _Reply:
-        if self._entry is not None:
+        entry = self._entry
+        if entry is not None:
             self._end_entry(PinEntryOutcome.CANCELLED)
-        self._pin = None
+        if entry is None or entry.mode is EntryMode.PIN:
+            self._pin = None  # cancelling an amount entry keeps an earlier PIN
         return EppErrorCode.OK, ()
 
     def _on_pin_block(self, cmd: m.Command) -> _Reply:  # noqa: PLR0911 - one rejection per check
@@ -524,17 +721,29 @@ class EppFirmware:
         key = self._keys.get(cmd.key_name)
         if key is None:
             return EppErrorCode.KEY_NOT_FOUND, ()
-        if key.usage is not KeyUsage.PIN or key.algorithm is not fmt.algorithm:
+        if key.usage not in (KeyUsage.PIN, KeyUsage.DUKPT) or key.algorithm is not fmt.algorithm:
             return EppErrorCode.KEY_USAGE, ()
         if self._pin is None:
             return EppErrorCode.NO_PIN, ()
         if fmt is not PinBlockFormat.ISO1 and len(cmd.pan) < 13:
             return EppErrorCode.BAD_DATA, ()
+        ksn: bytes | None = None
+        pin_key = key.value
+        if key.usage is KeyUsage.DUKPT:
+            assert key.ksn is not None
+            ksn = next_dukpt_ksn(key.algorithm, key.ksn)
+            if ksn is None:
+                return EppErrorCode.KSN_EXHAUSTED, ()
+            pin_key = _dukpt_pin_key(key, ksn)
         try:
-            block = encipher_pinblock(key.value, self._pin, cmd.pan, fmt.value)
+            block = encipher_pinblock(pin_key, self._pin, cmd.pan, fmt.value)
         except CryptoError:
             return EppErrorCode.BAD_DATA, ()
-        return EppErrorCode.OK, (block.hex().upper(),)
+        if ksn is None:
+            return EppErrorCode.OK, (block.hex().upper(),)
+        self._keys[key.name] = dataclasses.replace(key, ksn=ksn)
+        self._store.save(self._keys)
+        return EppErrorCode.OK, (block.hex().upper(), ksn.hex().upper())
 
     # ----------------------------------------------------------------- PIN entry
     def _end_entry(self, outcome: PinEntryOutcome, error: EppErrorCode | None = None) -> None:
@@ -543,6 +752,11 @@ class EppFirmware:
             return
         self._entry = None
         n = len(entry.digits)
+        if entry.mode is EntryMode.AMOUNT:
+            value = "".join(entry.digits) if outcome is PinEntryOutcome.OK else ""
+            entry.digits.clear()
+            self._event(AmountEntryResult(outcome=outcome, value=value, error=error))
+            return
         self._pin = "".join(entry.digits) if outcome is PinEntryOutcome.OK else None
         entry.digits.clear()
         self._event(PinEntryResult(outcome=outcome, digits=n, error=error))

@@ -1,11 +1,12 @@
 """Key file of the emulated EPP: key values enciphered under a device key. TEST-GRADE ONLY.
 
 The file is JSON: names, algorithms, usages and KCVs in clear, each key value TDES-ECB
-enciphered under a 24-byte *device key* (the emulator's stand-in for an EPP's battery-backed
-master key, like a Thales LMK). The device key lives in ``<key file>.devkey`` (created with mode
-0600 on first use). Anyone who can read both files has the keys: this protects against nothing
-but accidental display, and exists so that an emulator restart keeps its keys. Never store a
-production key here.
+enciphered under a 24-byte *device key* (the emulator's stand-in for an EPP's
+battery-backed master key, like a Thales LMK); DUKPT keys also keep their current KSN, so the
+counter never repeats across restarts. The device key lives in ``<key file>.devkey``
+(created with mode 0600 on first use). Anyone who can read both files has the keys: this
+protects against nothing but accidental display, and exists so that an emulator restart keeps
+its keys. Never store a production key here.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class FileKeyStore:
                     kcv=item["kcv"],
                     under=item.get("under"),
                     value=value,
+                    ksn=bytes.fromhex(item["ksn"]) if item.get("ksn") else None,
                 )
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, KeyFileError):
@@ -96,6 +98,7 @@ class FileKeyStore:
                     "kcv": k.kcv,
                     "under": k.under,
                     "value_under_devkey": tdes_encrypt_ecb(self._devkey, k.value).hex().upper(),
+                    "ksn": k.ksn.hex().upper() if k.ksn is not None else None,
                 }
                 for _, k in sorted(keys.items())
             ],

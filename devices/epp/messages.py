@@ -19,15 +19,21 @@ L    list keys               (none)                                             
                                                                                   len,kcv ...
 P    start PIN entry         min max inter_ms total_ms                             rc
 X    cancel PIN entry        (none)                                               rc
+J    load DUKPT initial key  name under alg key ksn kcv   (under ``-``: clear)       rc kcv
 B    get PIN block           key_name fmt pan                                     rc block(hex)
-b    beep (no-op)            [ms]                                                 rc
-l    backlight (no-op)       on(0/1)                                              rc
+                                                                                  [ksn(hex)]
+A    start amount entry      min max inter_ms total_ms                             rc
+F    enable FDKs             [F1 .. F8]   (none: all disabled)                     rc
+b    beep                    [ms 1..5000]                                         rc
+l    backlight               on(0/1)                                              rc
 ===  ======================  ===================================================  ==================
 
 ``rc`` is the two-character :class:`~devices.epp.base.EppErrorCode`; a reply whose ``rc`` is
-not ``00`` carries only ``rc``. Events (frame type ``E``, SEQ 0): ``K`` key pressed
-(kind D/C/X/E, digit count), ``N`` PIN entry ended (outcome, digit count, rc),
-``T`` tampered (tamper count).
+not ``00`` carries only ``rc``. ``B`` under a DUKPT key adds the KSN used. Events (frame type
+``E``, SEQ 0): ``K`` PIN key pressed (kind D/C/X/E, digit count: never the digit), ``N`` PIN
+entry ended (outcome, digit count, rc), ``A`` amount key pressed (kind, digit count, and the
+digit itself for kind D), ``V`` amount entry ended (outcome, rc, and the value when OK),
+``F`` function key pressed (F1..F8), ``T`` tampered (tamper count).
 
 Examples
 --------
@@ -46,10 +52,13 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from devices.epp.base import (
+    FDK_NAMES,
+    AmountEntryResult,
     DeviceState,
     EncryptionState,
     EppErrorCode,
     EppStatus,
+    FdkEvent,
     KeyAlgorithm,
     KeyEvent,
     KeyInfo,
@@ -63,25 +72,32 @@ from devices.epp.codec import Frame, FrameType
 from devices.epp.errors import EppDecodeError
 
 __all__ = [
+    "CLEAR_KEY",
     "COMMANDS",
+    "AmountKeyEvent",
     "Backlight",
     "Beep",
     "CancelPinEntry",
     "Command",
     "DeleteKey",
+    "EnableFdks",
+    "EppEvent",
     "GetPinBlock",
     "GetStatus",
     "GetTamperStatus",
     "Initialize",
     "ListKeys",
+    "LoadDukptKey",
     "LoadTmkComponents",
     "LoadWorkingKey",
+    "StartAmountEntry",
     "StartPinEntry",
     "Sync",
     "command_frame",
     "decode_command",
     "decode_event",
     "decode_key_list",
+    "decode_pin_block_reply",
     "decode_status",
     "decode_tamper_status",
     "event_frame",
@@ -221,6 +237,51 @@ class LoadWorkingKey(Command):
         )
 
 
+CLEAR_KEY = "-"
+"""The ``under`` value of ``J`` for a key injected in clear (key-loading room)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadDukptKey(Command):
+    """Inject a DUKPT initial key: TDES IPEK with a 10-byte KSN, or AES initial key with a
+    12-byte KSN (initial key ID || counter); clear (``under=None``) or enciphered (ECB) under a
+    stored KEK. ``kcv`` is the KCV of the clear initial key."""
+
+    CODE: ClassVar[str] = "J"
+    name: str
+    under: str | None
+    algorithm: KeyAlgorithm
+    key: bytes = field(repr=False)
+    ksn: bytes
+    kcv: str
+
+    def to_fields(self) -> tuple[str, ...]:
+        return (
+            self.name,
+            CLEAR_KEY if self.under is None else self.under,
+            self.algorithm.value,
+            self.key.hex().upper(),
+            self.ksn.hex().upper(),
+            self.kcv,
+        )
+
+    @classmethod
+    def from_fields(cls, fields: tuple[str, ...]) -> Command:
+        _count(fields, cls.CODE, 6)
+        try:
+            alg = KeyAlgorithm(fields[2])
+        except ValueError as e:
+            raise EppDecodeError("bad algorithm or usage", command=cls.CODE, pos=2) from e
+        return cls(
+            name=_name(fields[0], cls.CODE, 0),
+            under=None if fields[1] == CLEAR_KEY else _name(fields[1], cls.CODE, 1),
+            algorithm=alg,
+            key=_hex(fields[3], cls.CODE, 3),
+            ksn=_hex(fields[4], cls.CODE, 4),
+            kcv=fields[5],
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeleteKey(Command):
     CODE: ClassVar[str] = "D"
@@ -253,6 +314,47 @@ class StartPinEntry(Command):
         _count(fields, cls.CODE, 4)
         a, b, c, d = (_int(v, cls.CODE, i) for i, v in enumerate(fields))
         return cls(min_length=a, max_length=b, inter_key_ms=c, total_ms=d)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartAmountEntry(Command):
+    """Numeric entry with clear echo (amounts only; refused during PIN entry)."""
+
+    CODE: ClassVar[str] = "A"
+    min_digits: int
+    max_digits: int
+    inter_key_ms: int
+    total_ms: int
+
+    def to_fields(self) -> tuple[str, ...]:
+        return tuple(
+            str(v) for v in (self.min_digits, self.max_digits, self.inter_key_ms, self.total_ms)
+        )
+
+    @classmethod
+    def from_fields(cls, fields: tuple[str, ...]) -> Command:
+        _count(fields, cls.CODE, 4)
+        a, b, c, d = (_int(v, cls.CODE, i) for i, v in enumerate(fields))
+        return cls(min_digits=a, max_digits=b, inter_key_ms=c, total_ms=d)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnableFdks(Command):
+    """Enable exactly these function keys (none: all disabled)."""
+
+    CODE: ClassVar[str] = "F"
+    keys: tuple[str, ...] = ()
+
+    def to_fields(self) -> tuple[str, ...]:
+        return self.keys
+
+    @classmethod
+    def from_fields(cls, fields: tuple[str, ...]) -> Command:
+        _count(fields, cls.CODE, 0, len(FDK_NAMES))
+        for i, k in enumerate(fields):
+            if k not in FDK_NAMES:
+                raise EppDecodeError("unknown function key", command=cls.CODE, pos=i)
+        return cls(keys=fields)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -313,9 +415,12 @@ COMMANDS: dict[str, type[Command]] = {
         Initialize,
         LoadTmkComponents,
         LoadWorkingKey,
+        LoadDukptKey,
         DeleteKey,
         ListKeys,
         StartPinEntry,
+        StartAmountEntry,
+        EnableFdks,
         CancelPinEntry,
         GetPinBlock,
         Beep,
@@ -394,8 +499,12 @@ def encode_key_info(k: KeyInfo) -> str:
     >>> encode_key_info(KeyInfo(name="TPK", algorithm=KeyAlgorithm.TDES,
     ...                         usage=KeyUsage.PIN, length=16, kcv="ABCDEF"))
     'TPK,T,P0,16,ABCDEF'
+    >>> encode_key_info(KeyInfo(name="DK", algorithm=KeyAlgorithm.AES, usage=KeyUsage.DUKPT,
+    ...                         length=16, kcv="0A1B2C", ksn="123456789012345600000001"))
+    'DK,A,B1,16,0A1B2C,123456789012345600000001'
     """
-    return f"{k.name},{k.algorithm.value},{k.usage.value},{k.length},{k.kcv}"
+    base = f"{k.name},{k.algorithm.value},{k.usage.value},{k.length},{k.kcv}"
+    return f"{base},{k.ksn}" if k.ksn else base
 
 
 def decode_key_list(frame: Frame) -> list[KeyInfo]:
@@ -403,7 +512,7 @@ def decode_key_list(frame: Frame) -> list[KeyInfo]:
     out = []
     for i, item in enumerate(frame.fields[1:], start=1):
         parts = item.split(",")
-        if len(parts) != 5:
+        if len(parts) not in (5, 6):
             raise EppDecodeError("bad key entry", command="L", pos=i)
         try:
             alg, usage = KeyAlgorithm(parts[1]), KeyUsage(parts[2])
@@ -416,25 +525,58 @@ def decode_key_list(frame: Frame) -> list[KeyInfo]:
                 usage=usage,
                 length=_int(parts[3], "L", i),
                 kcv=parts[4],
+                ksn=parts[5] if len(parts) == 6 else "",
             )
         )
     return out
 
 
-def event_frame(event: KeyEvent | PinEntryResult | TamperStatus) -> Frame:
-    """Unsolicited event frame (SEQ 0)."""
+@dataclass(frozen=True, kw_only=True)
+class AmountKeyEvent:
+    """A key pressed during amount entry (wire event ``A``); the digit travels in clear."""
+
+    event: KeyEvent
+
+
+EppEvent = KeyEvent | PinEntryResult | TamperStatus | AmountKeyEvent | AmountEntryResult | FdkEvent
+
+
+def event_frame(event: EppEvent) -> Frame:
+    """Unsolicited event frame (SEQ 0).
+
+    A PIN :class:`KeyEvent` has no field for the digit, so a PIN digit cannot be put on the
+    wire; only :class:`AmountKeyEvent` carries one.
+
+    Examples
+    --------
+    >>> event_frame(KeyEvent(kind=KeyKind.DIGIT, digits=1, display="7")).fields
+    ('D', '1')
+    >>> key = KeyEvent(kind=KeyKind.DIGIT, digits=1, display="7")
+    >>> event_frame(AmountKeyEvent(event=key)).fields
+    ('D', '1', '7')
+    """
     fields: tuple[str, ...]
     if isinstance(event, KeyEvent):
         cmd, fields = "K", (event.kind.value, str(event.digits))
     elif isinstance(event, PinEntryResult):
         rc = (event.error or EppErrorCode.OK).value
         cmd, fields = "N", (event.outcome.value, str(event.digits), rc)
+    elif isinstance(event, AmountKeyEvent):
+        k = event.event
+        echo = (k.display,) if k.kind is KeyKind.DIGIT else ()
+        cmd, fields = "A", (k.kind.value, str(k.digits), *echo)
+    elif isinstance(event, AmountEntryResult):
+        rc = (event.error or EppErrorCode.OK).value
+        value = (event.value,) if event.value else ()
+        cmd, fields = "V", (event.outcome.value, rc, *value)
+    elif isinstance(event, FdkEvent):
+        cmd, fields = "F", (event.key,)
     else:
         cmd, fields = "T", (str(event.count),)
     return Frame(type=FrameType.EVENT, seq=0, command=cmd, fields=fields)
 
 
-def decode_event(frame: Frame) -> KeyEvent | PinEntryResult | TamperStatus:
+def decode_event(frame: Frame) -> EppEvent:
     """Typed event from an ``E`` frame."""
     f, cmd = frame.fields, frame.command
     try:
@@ -454,6 +596,33 @@ def decode_event(frame: Frame) -> KeyEvent | PinEntryResult | TamperStatus:
                 digits=_int(f[1], cmd, 1),
                 error=None if code is EppErrorCode.OK else code,
             )
+        if cmd == "A":
+            _count(f, cmd, 2, 3)
+            kind = KeyKind(f[0])
+            if (kind is KeyKind.DIGIT) != (len(f) == 3):
+                raise EppDecodeError("bad field count", command=cmd, pos=len(f))
+            if len(f) == 3 and not (len(f[2]) == 1 and f[2].isdigit()):
+                raise EppDecodeError("bad event field", command=cmd, pos=2)
+            echo = f[2] if len(f) == 3 else ""
+            return AmountKeyEvent(
+                event=KeyEvent(kind=kind, digits=_int(f[1], cmd, 1), display=echo)
+            )
+        if cmd == "V":
+            _count(f, cmd, 2, 3)
+            code = EppErrorCode(f[1])
+            value = f[2] if len(f) == 3 else ""
+            if value and not (value.isdigit() and len(value) <= 12):
+                raise EppDecodeError("bad event field", command=cmd, pos=2)
+            return AmountEntryResult(
+                outcome=PinEntryOutcome(f[0]),
+                value=value,
+                error=None if code is EppErrorCode.OK else code,
+            )
+        if cmd == "F":
+            _count(f, cmd, 1)
+            if f[0] not in FDK_NAMES:
+                raise EppDecodeError("unknown function key", command=cmd, pos=0)
+            return FdkEvent(key=f[0])
         if cmd == "T":
             _count(f, cmd, 1)
             return TamperStatus(tampered=True, count=_int(f[0], cmd, 0))
@@ -464,9 +633,19 @@ def decode_event(frame: Frame) -> KeyEvent | PinEntryResult | TamperStatus:
     raise EppDecodeError("unknown event", command=cmd)
 
 
+def decode_pin_block_reply(frame: Frame) -> tuple[bytes, bytes | None]:
+    """``(block, ksn)`` from an OK ``B`` reply; ``ksn`` is None unless the key is DUKPT."""
+    f = frame.fields
+    _count(f, "B", 2, 3)
+    block = _hex(f[1], "B", 1)
+    ksn = _hex(f[2], "B", 2) if len(f) == 3 else None
+    return block, ksn
+
+
 _SECRET_FIELDS: dict[tuple[FrameType, str], range] = {
     (FrameType.COMMAND, "M"): range(1, 4),  # clear TMK components
     (FrameType.COMMAND, "W"): range(4, 5),  # encrypted working key
+    (FrameType.COMMAND, "J"): range(3, 4),  # DUKPT initial key (clear or enciphered)
     (FrameType.COMMAND, "B"): range(2, 3),  # PAN
     (FrameType.REPLY, "B"): range(1, 2),  # encrypted PIN block
 }

@@ -23,6 +23,7 @@ Blocking calls here run on the driver's reader thread or writer executor, never 
 from __future__ import annotations
 
 import contextlib
+import socket
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -89,6 +90,10 @@ class SerialPort:
             )
         except (serial.SerialException, OSError, ValueError) as e:
             raise EppLinkError(f"cannot open port: {type(e).__name__}") from e
+        sock = getattr(self._s, "_socket", None)  # socket://: small frames must not wait
+        if isinstance(sock, socket.socket):  # for Nagle + delayed ACK (40 ms per round trip)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def read(self) -> bytes:
         """Whatever is available (waits at most the read timeout)."""

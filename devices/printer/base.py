@@ -128,10 +128,12 @@ class PrintOutcome(Outcome):
 
 @dataclass(frozen=True, kw_only=True)
 class PrintResult:
-    """``path`` is the file written (emulated printers), when the print succeeded."""
+    """``path`` is the file written (emulated printers), when the print succeeded;
+    ``png_path`` the raster image, when the printer renders PNG too."""
 
     outcome: PrintOutcome
     path: Path | None = None
+    png_path: Path | None = None
 
     @property
     def completion(self) -> CompletionCode:

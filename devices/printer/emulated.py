@@ -1,7 +1,8 @@
-"""Emulated receipt printer (text files) and electronic journal printer (append-only file).
+"""Emulated receipt printer (text and PNG files) and electronic journal printer (append-only).
 
-PNG receipts are not produced here: pygame may only be imported in ``screens/`` and Pillow is
-not a dependency, so screens render :func:`~devices.printer.base.render_lines` themselves.
+PNG receipts (CJK glyphs, optional QR code) come from :mod:`devices.printer.png` (Pillow and
+segno, optional dependencies) when ``png=True`` and both are installed; the printer's
+capabilities say whether it renders PNG. Every output is checked for unmasked PANs.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from devices.printer.base import (
     check_no_pan,
     render_lines,
 )
+from devices.printer.png import FontSpec, find_cjk_font, png_available, render_receipt_png
 
 __all__ = ["EmulatedJournalPrinter", "EmulatedReceiptPrinter", "PrinterFault"]
 
@@ -67,6 +69,11 @@ class EmulatedReceiptPrinter(DeviceService[PrinterStatus]):
         Paper roll length in printed lines and the low-paper threshold.
     width:
         Characters per line.
+    png:
+        Also write ``<receipt.name>.png`` (needs Pillow, segno and a CJK font; silently
+        text-only otherwise, as ``capabilities.png`` reports).
+    font:
+        Font for the PNG (default: the first installed CJK font).
     """
 
     def __init__(
@@ -77,6 +84,8 @@ class EmulatedReceiptPrinter(DeviceService[PrinterStatus]):
         paper_lines: int = 5000,
         low_threshold: int = 500,
         width: int = 40,
+        png: bool = False,
+        font: FontSpec | None = None,
         bus: EventBus | None = None,
         command_timeout: float | None = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -91,7 +100,9 @@ class EmulatedReceiptPrinter(DeviceService[PrinterStatus]):
         )
         self._dir = Path(directory)
         self._faults: set[PrinterFault] = set()
-        self._capabilities = PrinterCapabilities(width=width)
+        self._font = font if font is not None else (find_cjk_font() if png else None)
+        self._png = png and png_available() and self._font is not None
+        self._capabilities = PrinterCapabilities(width=width, qr=self._png, png=self._png)
 
     @property
     def capabilities(self) -> PrinterCapabilities:
@@ -171,9 +182,18 @@ class EmulatedReceiptPrinter(DeviceService[PrinterStatus]):
         path = self._dir / f"{receipt.name}.txt"
         self._dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(_write, path, "\n".join(lines) + "\n", append=False)
+        png_path = None
+        if self._png:
+            png_path = await asyncio.to_thread(
+                render_receipt_png,
+                receipt,
+                self._dir / f"{receipt.name}.png",
+                width=self._capabilities.width,
+                font=self._font,
+            )
         self._set_paper(self.paper.take(len(lines)))
         events(MediaPresentedEvent(device=self.name))
-        return PrintResult(outcome=PrintOutcome.OK, path=path)
+        return PrintResult(outcome=PrintOutcome.OK, path=path, png_path=png_path)
 
 
 class EmulatedJournalPrinter(DeviceService[PrinterStatus]):

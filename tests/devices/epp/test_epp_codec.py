@@ -9,7 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.epp import messages as m
-from devices.epp.base import KeyAlgorithm, KeyEvent, KeyKind, KeyUsage
+from devices.epp.base import (
+    FDK_NAMES,
+    AmountEntryResult,
+    EppErrorCode,
+    FdkEvent,
+    KeyAlgorithm,
+    KeyEvent,
+    KeyKind,
+    KeyUsage,
+    PinEntryOutcome,
+    PinEntryResult,
+    TamperStatus,
+)
 from devices.epp.codec import (
     Ack,
     BadFrame,
@@ -176,7 +188,73 @@ _commands = st.one_of(
         pan=st.from_regex(r"[0-9]{13,19}", fullmatch=True),
     ),
     st.builds(m.Backlight, on=st.booleans()),
+    st.builds(
+        m.LoadDukptKey,
+        name=st.from_regex(r"[A-Z0-9_]{1,16}", fullmatch=True),
+        under=st.sampled_from([None, "TMK"]),
+        algorithm=st.sampled_from(KeyAlgorithm),
+        key=st.binary(min_size=16, max_size=32),
+        ksn=st.binary(min_size=10, max_size=12),
+        kcv=st.just("ABCDEF"),
+    ),
+    st.builds(
+        m.StartAmountEntry,
+        min_digits=st.integers(0, 99),
+        max_digits=st.integers(0, 99),
+        inter_key_ms=st.integers(0, 10**6),
+        total_ms=st.integers(0, 10**6),
+    ),
+    st.builds(
+        m.EnableFdks,
+        keys=st.lists(st.sampled_from(FDK_NAMES), max_size=8, unique=True).map(tuple),
+    ),
+    st.builds(m.Beep, ms=st.integers(0, 10**6)),
 )
+
+_events = st.one_of(
+    st.builds(
+        KeyEvent,
+        kind=st.sampled_from(KeyKind),
+        digits=st.integers(0, 12),
+        display=st.just(""),
+    ).map(lambda e: KeyEvent(kind=e.kind, digits=e.digits,
+                             display="*" if e.kind is KeyKind.DIGIT else "")),
+    st.builds(
+        PinEntryResult,
+        outcome=st.sampled_from(PinEntryOutcome),
+        digits=st.integers(0, 12),
+        error=st.sampled_from([None, EppErrorCode.TAMPERED]),
+    ),
+    st.builds(
+        m.AmountKeyEvent,
+        event=st.tuples(st.sampled_from(KeyKind), st.integers(0, 12), st.sampled_from("0123456789"))
+        .map(lambda t: KeyEvent(kind=t[0], digits=t[1],
+                                display=t[2] if t[0] is KeyKind.DIGIT else "")),
+    ),
+    st.builds(
+        AmountEntryResult,
+        outcome=st.sampled_from(PinEntryOutcome),
+        value=st.from_regex(r"[0-9]{0,12}", fullmatch=True),
+        error=st.sampled_from([None, EppErrorCode.BUSY]),
+    ),
+    st.builds(FdkEvent, key=st.sampled_from(FDK_NAMES)),
+    st.builds(TamperStatus, tampered=st.just(True), count=st.integers(0, 999)),
+)
+
+
+@given(event=_events)
+def test_event_round_trip(event: m.EppEvent) -> None:
+    host, dev = EppConnection(Role.HOST), EppConnection(Role.DEVICE)
+    host.receive_data(dev.send(m.event_frame(event)))
+    frame = host.next_event()
+    assert isinstance(frame, Frame)
+    assert m.decode_event(frame) == event
+
+
+def test_pin_key_event_cannot_carry_a_digit() -> None:
+    frame = m.event_frame(KeyEvent(kind=KeyKind.DIGIT, digits=1, display="7"))
+    assert frame.fields == ("D", "1")
+    assert m.decode_event(frame) == KeyEvent(kind=KeyKind.DIGIT, digits=1, display="*")
 
 
 @given(cmd=_commands, seq=st.integers(1, 9))
@@ -193,7 +271,7 @@ def test_arbitrary_fields_raise_only_decode_error(command: str, fields: tuple[st
     frame = Frame(type=FrameType.COMMAND, seq=1, command=command, fields=fields)
     with contextlib.suppress(EppDecodeError):
         m.decode_command(frame)
-    for kind in "KNT?":
+    for kind in "KNTAVF?":
         with contextlib.suppress(EppDecodeError):
             m.decode_event(Frame(type=FrameType.EVENT, seq=0, command=kind, fields=fields))
 
@@ -210,3 +288,11 @@ def test_redact_frame_hides_secrets() -> None:
     assert m.redact_frame(pb).fields == ("00", "*" * 16)
     req = m.command_frame(m.GetPinBlock(key_name="TPK", fmt="01", pan="4012345678909"), seq=1)
     assert "4012345678909" not in encode_frame(m.redact_frame(req)).decode()
+    dk = Frame(type=FrameType.REPLY, seq=1, command="B",
+               fields=("00", "0123456789ABCDEF", "FFFF9876543210E00001"))
+    assert m.redact_frame(dk).fields == ("00", "*" * 16, "FFFF9876543210E00001")
+    inject = m.command_frame(
+        m.LoadDukptKey(name="DK", under=None, algorithm=KeyAlgorithm.TDES, key=b"\x5a" * 16,
+                       ksn=bytes(10), kcv="ABCDEF"), seq=1)
+    assert "5A5A5A5A" not in encode_frame(m.redact_frame(inject)).decode()
+    assert "ZZZZ" not in repr(m.decode_command(inject))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from devices.epp import messages as m
 from devices.epp.base import (
+    AmountEntryResult,
     EppErrorCode,
+    FdkEvent,
     KeyAlgorithm,
     KeyUsage,
     PinEntryOutcome,
@@ -14,7 +20,7 @@ from devices.epp.base import (
     TamperStatus,
 )
 from devices.epp.codec import Ack, EppConnection, Frame, FrameType, Nak, NeedData, Role
-from devices.epp.firmware import EppFirmware, Fault, MemoryKeyStore
+from devices.epp.firmware import EntryMode, EppFirmware, Fault, MemoryKeyStore
 from devices.epp.keystore import FileKeyStore
 from hsm_sim.crypto import (
     adjust_key_parity,
@@ -294,3 +300,126 @@ def test_key_file_persists_encrypted(tmp_path, clock: Clock) -> None:  # type: i
     fw2 = EppFirmware(keystore=FileKeyStore(tmp_path / "epp-keys.json"), clock=clock)
     assert fw2.key_infos() == fw1.key_infos()
     assert (tmp_path / "epp-keys.json.devkey").stat().st_mode & 0o777 == 0o600
+
+
+# ---------------------------------------------------------------------------- DUKPT, amounts, FDKs
+
+
+def _vectors(shared_dir: Path, kind: str) -> list[dict[str, Any]]:
+    doc = json.loads((shared_dir / "vectors" / "payment-crypto.json").read_text())
+    return [v for v in doc if v["kind"] == kind]
+
+
+def test_tdes_dukpt_known_answers(shared_dir: Path, host: Host, fw: EppFirmware) -> None:
+    """X9.24-1 A.4: IPEK from the vectors, PIN 1234, the first transactions' blocks."""
+    (ipek_v,) = _vectors(shared_dir, "dukpt_tdes_ipek")
+    ipek = bytes.fromhex(ipek_v["expected"]["ipek"])
+    ksn0 = bytes.fromhex(ipek_v["inputs"]["ksn"])
+    cmd = m.LoadDukptKey(name="DK", under=None, algorithm=KeyAlgorithm.TDES, key=ipek, ksn=ksn0,
+                         kcv=kcv_tdes(ipek).hex())
+    assert host.call(cmd).fields == ("00", "AF8C07")
+    _entry(host, fw)
+    for k in ["1", "2", "3", "4", "ENTER"]:
+        fw.press(k)
+    expected = {
+        v["inputs"]["ksn"]: v["expected"]["encrypted_pinblock"]
+        for v in _vectors(shared_dir, "dukpt_tdes_transaction")
+        if v["inputs"]["ksn"].startswith(ipek_v["inputs"]["ksn"][:15])
+    }
+    pan = "4012345678909"  # the A.4 clear block 041274EDCBA9876F is PIN 1234 with this PAN
+    seen = 0
+    for counter in range(1, 10):
+        r = host.call(m.GetPinBlock(key_name="DK", fmt="01", pan=pan))
+        assert r.fields[0] == "00" and r.fields[2] == f"FFFF9876543210E{counter:05X}"
+        if r.fields[2] in expected:
+            assert r.fields[1] == expected[r.fields[2]]
+            seen += 1
+    assert seen >= 4
+
+
+def test_aes_dukpt_known_answer(shared_dir: Path, host: Host, fw: EppFirmware) -> None:
+    (ik_v,) = _vectors(shared_dir, "dukpt_aes_ik")
+    ik = bytes.fromhex(ik_v["expected"]["initial_key"])
+    ikid = bytes.fromhex(ik_v["inputs"]["initial_key_id"])
+    cmd = m.LoadDukptKey(name="AK", under=None, algorithm=KeyAlgorithm.AES, key=ik,
+                         ksn=ikid + bytes(4), kcv=kcv_aes_cmac(ik, 3).hex())
+    assert m.reply_code(host.call(cmd)) is EppErrorCode.OK
+    _entry(host, fw)
+    for k in ["1", "2", "3", "4", "ENTER"]:
+        fw.press(k)
+    (first,) = [
+        v for v in _vectors(shared_dir, "dukpt_aes_transaction")
+        if v["inputs"]["ksn"] == ikid.hex().upper() + "00000001"
+    ]
+    r = host.call(m.GetPinBlock(key_name="AK", fmt="48", pan=PAN))
+    assert r.fields[2] == first["inputs"]["ksn"]
+    pin_key = bytes.fromhex(first["expected"]["pin_key_aes128"])
+    assert decipher_pinblock(pin_key, bytes.fromhex(r.fields[1]), PAN, "48") == "1234"
+
+
+def test_dukpt_ksn_survives_restart(tmp_path: Path, clock: Clock) -> None:
+    ipek = bytes.fromhex("6AC292FAA1315B4D858AB3A3D7D5933A")
+    path = tmp_path / "keys.json"
+    fw1 = EppFirmware(keystore=FileKeyStore(path), clock=clock)
+    h1 = Host(fw1)
+    h1.call(m.LoadDukptKey(name="DK", under=None, algorithm=KeyAlgorithm.TDES, key=ipek,
+                           ksn=bytes.fromhex("FFFF9876543210E00000"), kcv="AF8C07"))
+    _entry(h1, fw1)
+    for k in ["1", "2", "3", "4", "ENTER"]:
+        fw1.press(k)
+    assert h1.call(m.GetPinBlock(key_name="DK", fmt="01", pan=PAN)).fields[2].endswith("00001")
+    assert ipek.hex().upper() not in path.read_text()
+    fw2 = EppFirmware(keystore=FileKeyStore(path), clock=clock)
+    (info,) = fw2.key_infos()
+    assert info.ksn == "FFFF9876543210E00001"
+
+
+def test_amount_entry_echoes_and_pin_entry_never_does(host: Host, fw: EppFirmware) -> None:
+    cmd = m.StartAmountEntry(min_digits=1, max_digits=4, inter_key_ms=1000, total_ms=5000)
+    assert m.reply_code(host.call(cmd)) is EppErrorCode.OK
+    assert fw.entry_mode is EntryMode.AMOUNT
+    pin_cmd = m.StartPinEntry(min_length=4, max_length=12, inter_key_ms=1000, total_ms=5000)
+    assert m.reply_code(host.call(pin_cmd)) is EppErrorCode.BUSY
+    assert [fw.press(k) for k in ["5", "0", "0", "0", "1", "ENTER"]] == [True] * 4 + [False, True]
+    host.pump()
+    digits = [e.event.display for e in host.events if isinstance(e, m.AmountKeyEvent)]
+    assert digits == ["5", "0", "0", "0", ""]
+    assert host.events[-1] == AmountEntryResult(outcome=PinEntryOutcome.OK, value="5000")
+    r = host.call(m.GetPinBlock(key_name="TPK", fmt="01", pan=PAN))
+    assert m.reply_code(r) in (EppErrorCode.KEY_NOT_FOUND, EppErrorCode.NO_PIN)
+    host.events.clear()
+    _entry(host, fw)
+    assert m.reply_code(host.call(cmd)) is EppErrorCode.BUSY
+    for k in ["7", "3", "9", "1", "ENTER"]:
+        fw.press(k)
+    wire = fw.data_to_send()
+    host.conn.receive_data(wire)
+    host.pump()
+    assert not any(isinstance(e, m.AmountKeyEvent) for e in host.events)
+    assert b"7391" not in wire and b"\x1c7\x03" not in wire
+
+
+def test_timeout_and_cancel_end_amount_entry(host: Host, fw: EppFirmware, clock: Clock) -> None:
+    cmd = m.StartAmountEntry(min_digits=1, max_digits=4, inter_key_ms=500, total_ms=5000)
+    host.call(cmd)
+    fw.press("1")
+    clock.now += 1
+    fw.tick()
+    host.pump()
+    assert host.events[-1] == AmountEntryResult(outcome=PinEntryOutcome.TIMEOUT)
+    host.call(cmd)
+    assert m.reply_code(host.call(m.CancelPinEntry())) is EppErrorCode.OK
+    host.pump()
+    assert host.events[-1] == AmountEntryResult(outcome=PinEntryOutcome.CANCELLED)
+
+
+def test_fdks_and_dukpt_refused_by_w(host: Host, fw: EppFirmware) -> None:
+    assert not fw.press("F3")
+    host.call(m.EnableFdks(keys=("F3",)))
+    assert fw.press("F3") and not fw.press("F4")
+    host.pump()
+    assert host.events == [FdkEvent(key="F3")]
+    _load_keys(host)
+    r = host.call(m.LoadWorkingKey(name="X", under="TMK", algorithm=KeyAlgorithm.TDES,
+                                   usage=KeyUsage.DUKPT, encrypted_key=bytes(16), kcv="000000"))
+    assert m.reply_code(r) is EppErrorCode.KEY_USAGE

@@ -1,0 +1,1 @@
+"""Biometric (fingerprint) readers for step-up authentication: ``base`` Protocol, ``emulated``."""

@@ -1,0 +1,1 @@
+"""Cameras taking transaction snapshots: ``base`` Protocol and values, ``emulated`` device."""

@@ -1,9 +1,15 @@
 """``sst host``: the ISO 8583 host simulator (composition root).
 
 Subcommands:
-  serve    listen for terminals (ISO 8583 over TCP, 2-byte length) and authorise via the HSM
-  seed     create/refresh the SQLite ledger; ``--demo --json`` prints the demo catalogue
-  journal  print the authorisation journal (masked PANs), human or ``--json``
+  serve        listen for terminals (ISO 8583 over TCP, 2-byte length) and authorise via the HSM
+  seed         create/refresh the SQLite ledger (``--demo``, ``--profiles DIR``)
+  journal      print the message journal (masked PANs)
+  customers    list|show|add|block
+  cards        list|show|add|block
+  accounts     list|show|add|block
+  wire-doctor  diagnose a captured ISO 8583 byte stream (``host.iso8583.doctor``)
+
+Output is human by default, ``--json`` for machines.
 """
 
 from __future__ import annotations
@@ -11,63 +17,131 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import signal
 import sys
 from typing import Any
 
-from hsm_sim.client import HsmClient
+from host.auth.dispatch import MessageHandler
 from host.auth.pipeline import Authoriser, default_participants
 from host.config import HostConfig
-from host.seed import catalogue, load_demo, seed_store
+from host.seed import catalogue, load_demo, load_profiles, seed_profiles, seed_store
 from host.server import HostServer
 from host.store.sqlite import SqliteStore
+from hsm_sim.client import HsmClient
 from sst.common.config import ConfigError, load_config, parse_override
 from sst.common.logs import configure_logging
+from sst.common.redact import mask_pan
 
 __all__ = ["main"]
+
+#: Entity -> (table, columns shown by ``list``, columns ``add`` takes, required for ``add``).
+_ENTITIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "customers": ("customers", ("customer_id", "name", "status"), ("customer_id", "name")),
+    "accounts": (
+        "accounts",
+        ("account_no", "customer_id", "currency", "balance", "held", "kind", "status"),
+        ("account_no", "customer_id", "currency", "balance"),
+    ),
+    "cards": (
+        "cards",
+        ("pan", "account_no", "expiry", "pin_method", "pin_tries", "status"),
+        ("pan", "account_no", "expiry", "service_code", "pin_method", "pvk_name"),
+    ),
+}
+_HIDDEN = {"pvv", "ibm_offset", "pin_validation_data", "decimalization_table"}
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="sst host", description="ISO 8583 host simulator: ledger, PIN verification via the HSM.",
+        prog="sst host",
+        description="ISO 8583 host simulator: ledger, PIN verification via the HSM.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n  sst host seed --demo --db data/host.db --json\n"
-               "  sst host serve --port 8583 --hsm 127.0.0.1:1500 --db data/host.db\n"
-               "  sst host journal --db data/host.db --json")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{serve,seed,journal}")
+        "  sst host serve --port 8583 --hsm 127.0.0.1:1500 --db data/host.db\n"
+        "  sst host journal --db data/host.db --json\n"
+        "  sst host cards list --db data/host.db\n"
+        "  sst host accounts add --db data/host.db account_no=62001 customer_id=C000001 "
+        "currency=156 balance=5000\n"
+        "  sst host cards block 4761734863198987 --db data/host.db",
+    )
+    sub = p.add_subparsers(
+        dest="cmd",
+        required=True,
+        metavar="{serve,seed,journal,customers,cards,accounts,wire-doctor}",
+    )
 
-    s = sub.add_parser("serve", help="serve terminals over TCP",
-                       description="Serve ISO 8583 (pyiso8583 default_ascii, 2-byte big-endian "
-                                   "length prefix). Prints one JSON line {\"event\":\"listening\"} "
-                                   "on stdout when ready; logs are JSON on stderr.")
+    s = sub.add_parser(
+        "serve",
+        help="serve terminals over TCP",
+        description="Serve ISO 8583 (pyiso8583 default_ascii, 2-byte big-endian "
+        'length prefix). Prints one JSON line {"event":"listening"} '
+        "on stdout when ready; logs are JSON on stderr.",
+    )
     s.add_argument("--config", help="TOML file with host settings (see docs/architecture.md)")
     s.add_argument("--host", help="listen address (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (default 8583; 0 = any free port)")
-    s.add_argument("--hsm", metavar="HOST:PORT", help="payShield-compatible HSM (default 127.0.0.1:1500)")
+    s.add_argument(
+        "--hsm", metavar="HOST:PORT", help="payShield-compatible HSM (default 127.0.0.1:1500)"
+    )
     s.add_argument("--db", help="SQLite ledger file (default host.db)")
+    s.add_argument(
+        "--durability",
+        choices=("full", "normal"),
+        help="SQLite synchronous mode: full (fsync per commit, default) or normal (WAL)",
+    )
     s.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO)")
     s.add_argument("--log-file", help="write JSON logs to this file instead of stderr")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set hsm.timeout_s=2")
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set hsm.timeout_s=2",
+    )
 
     d = sub.add_parser("seed", help="create the ledger and load seed data")
     d.add_argument("--db", required=True, help="SQLite ledger file to create or refresh")
-    d.add_argument("--demo", action="store_true", help="load the demo catalogue (TEST keys and cards)")
+    d.add_argument(
+        "--demo", action="store_true", help="load the demo catalogue (TEST keys and cards)"
+    )
     d.add_argument("--demo-file", help="use this demo catalogue TOML instead of the packaged one")
+    d.add_argument(
+        "--profiles",
+        metavar="DIR",
+        help="load card profiles (one TOML file per card, see host.seed)",
+    )
     d.add_argument("--json", action="store_true", help="print the catalogue as JSON")
 
-    j = sub.add_parser("journal", help="print the authorisation journal")
+    j = sub.add_parser("journal", help="print the message journal")
     j.add_argument("--db", required=True)
     j.add_argument("--limit", type=int, default=50)
     j.add_argument("--json", action="store_true")
+
+    for name in _ENTITIES:
+        e = sub.add_parser(name, help=f"{name}: list, show, add, block")
+        e.add_argument("action", choices=("list", "show", "add", "block", "unblock"))
+        e.add_argument("args", nargs="*", help="show/block: the key; add: KEY=VALUE pairs")
+        e.add_argument("--db", required=True)
+        e.add_argument("--limit", type=int, default=100)
+        e.add_argument("--json", action="store_true")
+
+    w = sub.add_parser("wire-doctor", help="diagnose a captured ISO 8583 stream", add_help=False)
+    w.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
 
 def _serve_config(ns: argparse.Namespace) -> HostConfig:
     over: dict[str, Any] = dict(parse_override(x) for x in ns.set)
-    for key, val in (("host", ns.host), ("port", ns.port), ("db", ns.db),
-                     ("log_level", ns.log_level), ("log_file", ns.log_file)):
+    for key, val in (
+        ("host", ns.host),
+        ("port", ns.port),
+        ("db", ns.db),
+        ("durability", ns.durability),
+        ("log_level", ns.log_level),
+        ("log_file", ns.log_file),
+    ):
         if val is not None:
             over[key] = val
     if ns.hsm:
@@ -79,13 +153,23 @@ def _serve_config(ns: argparse.Namespace) -> HostConfig:
 
 
 async def _serve(cfg: HostConfig) -> int:
-    store = SqliteStore(cfg.db)
-    hsm = HsmClient(cfg.hsm.host, cfg.hsm.port, header_length=cfg.hsm.header_length,
-                    pool_size=cfg.hsm.pool_size, timeout=cfg.hsm.timeout_s)
-    server = HostServer(Authoriser(store, default_participants(store, hsm)))
+    store = SqliteStore(cfg.db, durability=cfg.durability)
+    hsm = HsmClient(
+        cfg.hsm.host,
+        cfg.hsm.port,
+        header_length=cfg.hsm.header_length,
+        pool_size=cfg.hsm.pool_size,
+        timeout=cfg.hsm.timeout_s,
+    )
+    authoriser = Authoriser(store, default_participants(store, hsm))
+    server = HostServer(
+        MessageHandler(authoriser=authoriser, store=store, hsm=hsm, timeout=cfg.hsm.timeout_s)
+    )
     port = await server.start(cfg.host, cfg.port)
-    print(json.dumps({"event": "listening", "service": "host", "host": cfg.host, "port": port}),
-          flush=True)
+    print(
+        json.dumps({"event": "listening", "service": "host", "host": cfg.host, "port": port}),
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -101,35 +185,145 @@ async def _serve(cfg: HostConfig) -> int:
 
 
 def _print_journal(rows: list[dict[str, Any]]) -> None:
-    print(f"{'time':24} {'terminal':8} {'stan':6} {'pc':6} {'pan':19} {'amount':>12} rc  reason")
+    print(
+        f"{'time':24} {'terminal':8} {'stan':6} {'mti':4} {'pc':6} {'pan':19} {'amount':>12} rc  reason"
+    )
     for r in rows:
-        print(f"{r['created_at']:24} {r['terminal_id']:8} {r['stan']:6} {r['processing_code']:6} "
-              f"{r['pan_masked']:19} {r['amount']:>12} {r['response_code']}  {r['reason']}")
+        print(
+            f"{r['created_at']:24} {r['terminal_id']:8} {r['stan']:6} {r['mti']:4} {r['processing_code']:6} "
+            f"{r['pan_masked']:19} {r['amount']:>12} {r['response_code']}  {r['reason']}"
+        )
 
 
-def main(argv: list[str] | None = None) -> int:
-    ns = _parser().parse_args(argv)
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in _HIDDEN}
+    if "pan" in out:
+        out["pan"] = mask_pan(str(out["pan"]))
+    return out
+
+
+def _entity(ns: argparse.Namespace) -> int:  # noqa: PLR0911, PLR0912 - one branch per action
+    table, shown, required = _ENTITIES[ns.cmd]
+    store = SqliteStore(ns.db)
+    try:
+        if ns.action == "list":
+            rows = [_public(r) for r in store.list_rows(table, limit=ns.limit)]
+            if ns.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                print("  ".join(f"{c:18}" for c in shown))
+                for r in rows:
+                    print("  ".join(f"{r.get(c)!s:18}" for c in shown))
+            return 0
+        if ns.action == "add":
+            row: dict[str, Any] = dict(parse_override(a) for a in ns.args)
+            missing = [c for c in required if c not in row]
+            if missing:
+                print(f"sst host {ns.cmd} add: missing {', '.join(missing)}", file=sys.stderr)
+                return 2
+            with store.transaction_sync():
+                store.upsert(
+                    table,
+                    {
+                        k: (
+                            str(v)
+                            if k
+                            in (
+                                "pan",
+                                "account_no",
+                                "expiry",
+                                "customer_id",
+                                "currency",
+                                "service_code",
+                            )
+                            else v
+                        )
+                        for k, v in row.items()
+                    },
+                )
+            print(
+                json.dumps({"added": _public(row)})
+                if ns.json
+                else f"added {ns.cmd[:-1]} {_public(row).get(shown[0])}"
+            )
+            return 0
+        if not ns.args:
+            print(f"sst host {ns.cmd} {ns.action}: which one?", file=sys.stderr)
+            return 2
+        key = ns.args[0]
+        if ns.action == "show":
+            found = store.get_row(table, key)
+            if found is None:
+                print(
+                    f"sst host: no such {ns.cmd[:-1]} {mask_pan(key) if ns.cmd == 'cards' else key}",
+                    file=sys.stderr,
+                )
+                return 1
+            shown_row = _public(found)
+            if ns.json:
+                print(json.dumps(shown_row, indent=2))
+            else:
+                for k, v in shown_row.items():
+                    print(f"{k:22} {v}")
+            return 0
+        status = "blocked" if ns.action == "block" else "active"
+        if not store.set_status(table, key, status):
+            print(f"sst host: no such {ns.cmd[:-1]}", file=sys.stderr)
+            return 1
+        print(json.dumps({"status": status}) if ns.json else f"{ns.cmd[:-1]} {status}")
+        return 0
+    finally:
+        store.close()
+
+
+def _wire_doctor(rest: list[str]) -> int:
+    try:
+        doctor = importlib.import_module("host.iso8583.doctor")
+    except ImportError:
+        print("sst host wire-doctor: host.iso8583.doctor is not installed yet", file=sys.stderr)
+        return 2
+    return int(doctor.main(rest))
+
+
+def _seed(ns: argparse.Namespace) -> int:
+    store = SqliteStore(ns.db)
+    try:
+        did = False
+        if ns.demo or ns.demo_file:
+            demo = load_demo(ns.demo_file)
+            seed_store(store, demo)
+            did = True
+            if ns.json:
+                print(json.dumps(catalogue(demo), indent=2))
+            else:
+                print(
+                    f"seeded {ns.db}: {len(demo['cards'])} cards, {len(demo['terminals'])} terminals (TEST keys)"
+                )
+        if ns.profiles:
+            profiles = load_profiles(ns.profiles)
+            seed_profiles(store, profiles)
+            did = True
+            if not ns.json:
+                print(f"seeded {ns.db}: {len(profiles)} card profiles from {ns.profiles}")
+        if not did:
+            print(f"created {ns.db} (empty ledger); use --demo or --profiles for data")
+    finally:
+        store.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return per subcommand
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["wire-doctor"]:
+        return _wire_doctor(args[1:])
+    ns = _parser().parse_args(args)
     try:
         if ns.cmd == "serve":
             cfg = _serve_config(ns)
             configure_logging(cfg.log_level, path=cfg.log_file or None)
             return asyncio.run(_serve(cfg))
         if ns.cmd == "seed":
-            store = SqliteStore(ns.db)
-            try:
-                if ns.demo or ns.demo_file:
-                    demo = load_demo(ns.demo_file)
-                    seed_store(store, demo)
-                    if ns.json:
-                        print(json.dumps(catalogue(demo), indent=2))
-                    else:
-                        print(f"seeded {ns.db}: {len(demo['cards'])} cards, "
-                              f"{len(demo['terminals'])} terminals (TEST keys)")
-                else:
-                    print(f"created {ns.db} (empty ledger); use --demo for demo data")
-            finally:
-                store.close()
-            return 0
+            return _seed(ns)
         if ns.cmd == "journal":
             store = SqliteStore(ns.db)
             try:
@@ -141,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _print_journal(rows)
             return 0
-    except (ConfigError, OSError) as e:
+        if ns.cmd in _ENTITIES:
+            return _entity(ns)
+    except (ConfigError, OSError, ValueError) as e:
         print(f"sst host: error: {e}", file=sys.stderr)
         return 2
     return 2

@@ -21,6 +21,7 @@ class HostConfig:
     host: str = "127.0.0.1"
     port: int = 8583
     db: str = "host.db"
+    durability: str = "full"  # SQLite synchronous: "full" (fsync per commit) or "normal" (WAL)
     log_level: str = "INFO"
     log_file: str = ""
     hsm: HsmLink = field(default_factory=HsmLink)

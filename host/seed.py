@@ -1,9 +1,35 @@
-"""Seeding the ledger: the demo catalogue (test keys and cards) and, later, card profiles.
+"""Seeding the ledger: the demo catalogue (test keys and cards) and card profiles.
 
 The demo catalogue ``host/seeds/demo.toml`` is written by the key ceremony (``sst keys demo``)
 under the Thales test LMK. It holds TEST keys only. ``catalogue()`` returns what QA tools and
 tests read instead of copying numbers: cards with PAN, PIN, expiry, service code, track 2,
 account and balance, and terminals with their clear test TPK.
+
+Every terminal gets a settlement account ``SETTLE-<terminal id>`` that receives the opposite of
+each customer posting made at that terminal (double entry: the sum of all balances is conserved).
+
+Card profiles (``sst host seed --profiles DIR``): one TOML file per card, ``*.toml``::
+
+    pan = "4761734863198987"
+    expiry = "3012"                 # YYMM
+    service_code = "101"
+    pin_method = "pvv"              # or "ibm3624"
+    pvk_name = "PVK1"               # a key of the host key table
+    pvki = 1
+    pvv = "0260"                    # pin_method = "pvv"
+    # ibm_offset = "3190FFFFFFFF"   # pin_method = "ibm3624", with decimalization_table and
+    # pin_validation_data = "62220298995N"
+    mk_ac_name = "MKAC1"            # optional: issuer master key for ARQC (chip cards)
+    status = "active"
+    [account]
+    account_no = "6200000000000001"
+    currency = "156"
+    balance = 1000000               # minor units
+    [customer]
+    customer_id = "C000001"
+    name = "ZHANG WEI"
+
+The card-profile format of ``devices/`` is the reference once it exists; this loader will align.
 """
 
 from __future__ import annotations
@@ -15,7 +41,23 @@ from typing import Any
 
 from host.store.sqlite import SqliteStore
 
-__all__ = ["catalogue", "load_demo", "seed_store"]
+__all__ = [
+    "catalogue",
+    "load_demo",
+    "load_profiles",
+    "seed_profiles",
+    "seed_store",
+    "settlement_account",
+]
+
+
+def settlement_account(terminal_id: str) -> str:
+    """The settlement account of a terminal.
+
+    >>> settlement_account("ATM00001")
+    'SETTLE-ATM00001'
+    """
+    return f"SETTLE-{terminal_id}"
 
 
 def load_demo(path: str | Path | None = None) -> dict[str, Any]:
@@ -26,28 +68,129 @@ def load_demo(path: str | Path | None = None) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _terminal_row(t: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "terminal_id": t["terminal_id"],
+        "merchant_id": t["merchant_id"],
+        "tpk_lmk": t["tpk_lmk"],
+        "tpk_kcv": t["tpk_kcv"],
+        "tmk_lmk": t.get("tmk_lmk", ""),
+        "tak_lmk": t.get("tak_lmk", ""),
+        "tak_kcv": t.get("tak_kcv", ""),
+        "pin_mode": t.get("pin_mode", "tpk"),
+        "bdk_name": t.get("bdk_name", ""),
+        "mac_required": int(bool(t.get("mac_required", False))),
+        "settlement_account": settlement_account(t["terminal_id"]),
+        "status": "active",
+    }
+
+
+def _card_row(c: dict[str, Any], account_no: str) -> dict[str, Any]:
+    return {
+        "pan": c["pan"],
+        "account_no": account_no,
+        "expiry": c["expiry"],
+        "service_code": c["service_code"],
+        "pin_method": c["pin_method"],
+        "pvk_name": c["pvk_name"],
+        "pvki": c.get("pvki", 1),
+        "pvv": c.get("pvv", ""),
+        "ibm_offset": c.get("ibm_offset", ""),
+        "decimalization_table": c.get("decimalization_table", "0123456789012345"),
+        "pin_validation_data": c.get("pin_validation_data", ""),
+        "pin_tries": 0,
+        "status": c.get("status", "active"),
+        "mk_ac_name": c.get("mk_ac_name", ""),
+    }
+
+
 def seed_store(store: SqliteStore, demo: dict[str, Any]) -> None:
     """Insert (or reset) every demo row in one transaction; running it twice is harmless."""
-    with store.transaction():
+    with store.transaction_sync():
         for name, k in demo.get("keys", {}).items():
             store.upsert("keys", {"name": name, "key_lmk": k["key_lmk"], "kcv": k["kcv"]})
-        for t in demo["terminals"]:
-            store.upsert("terminals", {"terminal_id": t["terminal_id"], "merchant_id": t["merchant_id"],
-                                       "tpk_lmk": t["tpk_lmk"], "tpk_kcv": t["tpk_kcv"]})
         for c in demo["customers"]:
-            store.upsert("customers", {"customer_id": c["customer_id"], "name": c["name"]})
+            store.upsert(
+                "customers",
+                {"customer_id": c["customer_id"], "name": c["name"], "status": "active"},
+            )
         for a in demo["accounts"]:
-            store.upsert("accounts", {"account_no": a["account_no"], "customer_id": a["customer_id"],
-                                      "currency": a["currency"], "balance": a["balance"]})
+            store.upsert(
+                "accounts",
+                {
+                    "account_no": a["account_no"],
+                    "customer_id": a["customer_id"],
+                    "currency": a["currency"],
+                    "balance": a["balance"],
+                    "held": 0,
+                    "kind": "customer",
+                    "status": "active",
+                },
+            )
+        for t in demo["terminals"]:
+            store.upsert(
+                "accounts",
+                {
+                    "account_no": settlement_account(t["terminal_id"]),
+                    "customer_id": None,
+                    "currency": demo["accounts"][0]["currency"] if demo["accounts"] else "156",
+                    "balance": 0,
+                    "held": 0,
+                    "kind": "settlement",
+                    "status": "active",
+                },
+            )
+            store.upsert("terminals", _terminal_row(t))
         for c in demo["cards"]:
-            store.upsert("cards", {
-                "pan": c["pan"], "account_no": c["account_no"], "expiry": c["expiry"],
-                "service_code": c["service_code"], "pin_method": c["pin_method"],
-                "pvk_name": c["pvk_name"], "pvki": c.get("pvki", 1), "pvv": c.get("pvv", ""),
-                "ibm_offset": c.get("ibm_offset", ""),
-                "decimalization_table": c.get("decimalization_table", "0123456789012345"),
-                "pin_validation_data": c.get("pin_validation_data", ""), "pin_tries": 0,
-                "status": "active"})
+            store.upsert("cards", _card_row(c, c["account_no"]))
+
+
+def load_profiles(directory: str | Path) -> list[dict[str, Any]]:
+    """Read every ``*.toml`` card profile of ``directory`` (sorted by file name)."""
+    out = []
+    for p in sorted(Path(directory).glob("*.toml")):
+        prof = tomllib.loads(p.read_text(encoding="utf-8"))
+        for key in (
+            "pan",
+            "expiry",
+            "service_code",
+            "pin_method",
+            "pvk_name",
+            "account",
+            "customer",
+        ):
+            if key not in prof:
+                raise ValueError(f"{p.name}: card profile misses {key!r}")
+        out.append(prof)
+    return out
+
+
+def seed_profiles(store: SqliteStore, profiles: list[dict[str, Any]]) -> None:
+    """Insert (or reset) the customers, accounts and cards of card profiles in one transaction."""
+    with store.transaction_sync():
+        for prof in profiles:
+            cust, acc = prof["customer"], prof["account"]
+            store.upsert(
+                "customers",
+                {
+                    "customer_id": cust["customer_id"],
+                    "name": cust.get("name", ""),
+                    "status": "active",
+                },
+            )
+            store.upsert(
+                "accounts",
+                {
+                    "account_no": acc["account_no"],
+                    "customer_id": cust["customer_id"],
+                    "currency": acc.get("currency", "156"),
+                    "balance": int(acc.get("balance", 0)),
+                    "held": 0,
+                    "kind": "customer",
+                    "status": "active",
+                },
+            )
+            store.upsert("cards", _card_row(prof, acc["account_no"]))
 
 
 def catalogue(demo: dict[str, Any]) -> dict[str, Any]:
@@ -55,15 +198,34 @@ def catalogue(demo: dict[str, Any]) -> dict[str, Any]:
     accounts = {a["account_no"]: a for a in demo["accounts"]}
     return {
         "warning": demo.get("meta", {}).get("warning", "TEST KEYS AND CARDS ONLY"),
-        "cards": [{
-            "pan": c["pan"], "pin": c["pin"], "expiry": c["expiry"],
-            "service_code": c["service_code"], "track2": c["track2"], "account": c["account_no"],
-            "balance": accounts[c["account_no"]]["balance"], "currency": accounts[c["account_no"]]["currency"],
-            "pin_method": c["pin_method"], "label": c.get("label", ""),
-        } for c in demo["cards"]],
-        "terminals": [{
-            "terminal_id": t["terminal_id"], "merchant_id": t["merchant_id"], "tpk": t["tpk"],
-            "tpk_kcv": t["tpk_kcv"], "tmk_components": t["tmk_components"], "tmk_kcv": t["tmk_kcv"],
-            "tpk_under_tmk": t["tpk_under_tmk"], "test_keys": True,
-        } for t in demo["terminals"]],
+        "cards": [
+            {
+                "pan": c["pan"],
+                "pin": c["pin"],
+                "expiry": c["expiry"],
+                "service_code": c["service_code"],
+                "track2": c["track2"],
+                "account": c["account_no"],
+                "balance": accounts[c["account_no"]]["balance"],
+                "currency": accounts[c["account_no"]]["currency"],
+                "pin_method": c["pin_method"],
+                "label": c.get("label", ""),
+            }
+            for c in demo["cards"]
+        ],
+        "terminals": [
+            {
+                "terminal_id": t["terminal_id"],
+                "merchant_id": t["merchant_id"],
+                "tpk": t["tpk"],
+                "tpk_kcv": t["tpk_kcv"],
+                "tmk_components": t["tmk_components"],
+                "tmk_kcv": t["tmk_kcv"],
+                "tpk_under_tmk": t["tpk_under_tmk"],
+                "tak_under_tmk": t.get("tak_under_tmk", ""),
+                "tak_kcv": t.get("tak_kcv", ""),
+                "test_keys": True,
+            }
+            for t in demo["terminals"]
+        ],
     }

@@ -1,39 +1,52 @@
-"""The authorisation pipeline for 0200 financial requests.
+"""The authorisation pipeline: participants prepare, one ledger transaction commits.
 
-Participants run in order; each may decline by setting a field 39 code with a reason (declines
-are values, not exceptions). The ledger then commits the PIN-try update, the debit and the
-authorisation record in one database transaction, and the response is built from what was
-committed (so a race for the last funds still answers 51 correctly).
+Participants run in order (HSM-3); each may decline by setting a field 39 code with a reason
+(declines are values, never exceptions). HSM work (PIN verification, PIN change, ARQC) happens
+in the prepare phase, outside any database transaction. The ledger rules of
+:mod:`host.auth.ledger` then apply the PIN-try update, postings, holds and the message record in
+**one** transaction, and the response is built from what was committed (so a race for the last
+funds still answers 51 correctly, and a duplicate gets the stored original response).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hsm_sim.protocol import HsmService, account_number_from_pan
-from host.iso8583.messages import Balance, FinancialRequest, FinancialResponse
-from host.store.base import (
-    AuthorisationRecord,
-    CardRecord,
-    CommitOutcome,
-    LedgerStore,
-    PinMethod,
-    PinTryUpdate,
-    TerminalRecord,
-)
+from host.auth import ledger as _ledger
+from host.iso8583.messages import FinancialRequest, FinancialResponse
+from host.store.base import CardRecord, LedgerStore, PinMethod, PinTryUpdate, TerminalRecord
+from hsm_sim.protocol import HsmError, HsmResult, HsmService, account_number_from_pan
+from sst.common import tlv as _tlv
 from sst.common.redact import mask_pan
 
-__all__ = ["AuthContext", "Authoriser", "Participant", "default_participants"]
+__all__ = [
+    "AuthContext",
+    "Authoriser",
+    "CardCheck",
+    "ChipCheck",
+    "Participant",
+    "PinChange",
+    "PinCheck",
+    "TerminalCheck",
+    "TransactionTypeCheck",
+    "default_participants",
+]
 
 _LOG = logging.getLogger(__name__)
 
-WITHDRAWAL = "01"
-BALANCE = "31"
+#: Supported (MTI, transaction type) pairs.
+SUPPORTED: dict[str, frozenset[str]] = {
+    "0100": frozenset({"00", "01", "31"}),
+    "0200": frozenset({"00", "01", "20", "21", "31", "38", "40", "92"}),
+    "0220": frozenset({"00", "01"}),
+    "0221": frozenset({"00", "01"}),
+}
+HOST_ZPK = "ZPK-HOST"  # host working ZPK (DUKPT path), generated on first use
 
 
 @dataclass(kw_only=True)
@@ -46,7 +59,9 @@ class AuthContext:
     response_code: str = "00"
     reason: str = ""
     pin_update: PinTryUpdate = PinTryUpdate.NONE
-    debit: int = 0
+    new_pvv: str | None = field(default=None, repr=False)
+    new_offset: str | None = field(default=None, repr=False)
+    icc_response: str | None = None
     trace: list[str] = field(default_factory=list)
 
     def decline(self, code: str, reason: str) -> None:
@@ -70,7 +85,7 @@ class TerminalCheck:
         self._store = store
 
     async def prepare(self, ctx: AuthContext) -> None:
-        t = self._store.find_terminal(ctx.request.terminal_id)
+        t = await self._store.get_terminal(ctx.request.terminal_id)
         if t is None or t.status != "active":
             ctx.decline("03", "unknown or inactive terminal")
             return
@@ -85,17 +100,19 @@ class CardCheck:
 
     async def prepare(self, ctx: AuthContext) -> None:
         req = ctx.request
-        card = self._store.find_card(req.pan)
+        card = await self._store.get_card(req.pan)
         if card is None:
             ctx.decline("14", "unknown card")
             return
         ctx.card = card
-        track_pan = req.track2.replace("D", "=").split("=", 1)[0]
-        if track_pan != req.pan:
-            ctx.decline("30", "field 2 and track 2 disagree")
-        elif card.status != "active":
+        if req.track2:
+            track_pan = req.track2.replace("D", "=").split("=", 1)[0]
+            if track_pan != req.pan:
+                ctx.decline("30", "field 2 and track 2 disagree")
+                return
+        if card.status != "active":
             ctx.decline("62", "card restricted")
-        elif card.pin_locked:
+        elif card.pin_locked and req.pin_block:
             ctx.decline("75", "PIN tries exhausted")
 
 
@@ -103,67 +120,293 @@ class TransactionTypeCheck:
     name = "transaction-type"
 
     async def prepare(self, ctx: AuthContext) -> None:
-        tt = ctx.request.transaction_type
-        if tt == WITHDRAWAL:
-            if ctx.request.amount <= 0:
-                ctx.decline("13", "invalid amount")
-            ctx.debit = ctx.request.amount
-        elif tt != BALANCE:
-            ctx.decline("12", f"processing code {tt} not supported")
+        req = ctx.request
+        if req.transaction_type not in SUPPORTED.get(req.mti, frozenset()):
+            ctx.decline("12", f"processing code {req.transaction_type} not supported for {req.mti}")
+        elif req.transaction_type in ("00", "01", "20", "21", "40") and req.amount <= 0:
+            ctx.decline("13", "invalid amount")
 
 
 class PinCheck:
-    """Online PIN verification through the HSM (DC for Visa PVV, DA for IBM 3624)."""
+    """Online PIN verification through the HSM.
+
+    TPK terminals: DC (Visa PVV) or DA (IBM 3624). DUKPT terminals: G0 translates the block from
+    the DUKPT key (BDK + KSN) to the host ZPK, then EC or EA verify it.
+    """
 
     name = "pin"
 
     def __init__(self, store: LedgerStore, hsm: HsmService, *, timeout: float = 5.0) -> None:
         self._store, self._hsm, self._timeout = store, hsm, timeout
+        self._zpk_lock = asyncio.Lock()
 
-    async def prepare(self, ctx: AuthContext) -> None:
+    async def host_zpk(self) -> str:
+        """The host's working ZPK under the LMK (generated through A0 and stored on first use)."""
+        async with self._zpk_lock:
+            zpk = await self._store.get_key(HOST_ZPK)
+            if zpk is None:
+                gen = await self._hsm.generate_key(key_type="001")
+                if not gen.ok or gen.key_lmk is None:
+                    raise HsmError(f"A0 failed with {gen.error_code}", command="A0")
+                async with self._store.transaction() as tx:
+                    await tx.store_key(HOST_ZPK, gen.key_lmk, gen.kcv or "")
+                zpk = gen.key_lmk
+            return zpk
+
+    async def verify(self, ctx: AuthContext, pin_block: str) -> HsmResult:
         card, terminal, req = ctx.card, ctx.terminal, ctx.request
         assert card is not None and terminal is not None
-        pvk = self._store.key(card.pvk_name)
+        pvk = await self._store.get_key(card.pvk_name)
+        if pvk is None:
+            raise HsmError(f"no key named {card.pvk_name!r}")
         account = account_number_from_pan(req.pan)
-        try:
+        if terminal.pin_mode == "dukpt":
+            bdk = await self._store.get_key(terminal.bdk_name)
+            if bdk is None or req.ksn is None:
+                return HsmResult(error_code="KS")
+            zpk = await self.host_zpk()
+            tr = await self._hsm.translate_pin_dukpt_to_zpk(
+                bdk=bdk,
+                zpk=zpk,
+                ksn=req.ksn,
+                pin_block=pin_block,
+                source_format="01",
+                destination_format="01",
+                account=account,
+            )
+            if not tr.ok or tr.pin_block is None:
+                return HsmResult(
+                    error_code="01" if tr.error_code in ("20", "24") else tr.error_code
+                )
             if card.pin_method is PinMethod.VISA_PVV:
-                res = await asyncio.wait_for(self._hsm.verify_terminal_pin_pvv(
-                    tpk=terminal.tpk_lmk, pvk=pvk, pin_block=req.pin_block.upper(),
-                    pin_block_format="01", account=account, pvki=card.pvki, pvv=card.pvv),
-                    self._timeout)
-            else:
-                res = await asyncio.wait_for(self._hsm.verify_terminal_pin_ibm(
-                    tpk=terminal.tpk_lmk, pvk=pvk, pin_block=req.pin_block.upper(),
-                    pin_block_format="01", check_length=4, account=account,
-                    decimalization_table=card.decimalization_table,
-                    pin_validation_data=card.pin_validation_data, offset=card.ibm_offset),
-                    self._timeout)
+                return await self._hsm.verify_interchange_pin_pvv(
+                    zpk=zpk,
+                    pvk=pvk,
+                    pin_block=tr.pin_block,
+                    pin_block_format="01",
+                    account=account,
+                    pvki=card.pvki,
+                    pvv=card.pvv,
+                )
+            return await self._hsm.verify_interchange_pin_ibm(
+                zpk=zpk,
+                pvk=pvk,
+                pin_block=tr.pin_block,
+                pin_block_format="01",
+                check_length=4,
+                account=account,
+                decimalization_table=card.decimalization_table,
+                pin_validation_data=card.pin_validation_data,
+                offset=card.ibm_offset,
+            )
+        if card.pin_method is PinMethod.VISA_PVV:
+            return await self._hsm.verify_terminal_pin_pvv(
+                tpk=terminal.tpk_lmk,
+                pvk=pvk,
+                pin_block=pin_block,
+                pin_block_format="01",
+                account=account,
+                pvki=card.pvki,
+                pvv=card.pvv,
+            )
+        return await self._hsm.verify_terminal_pin_ibm(
+            tpk=terminal.tpk_lmk,
+            pvk=pvk,
+            pin_block=pin_block,
+            pin_block_format="01",
+            check_length=4,
+            account=account,
+            decimalization_table=card.decimalization_table,
+            pin_validation_data=card.pin_validation_data,
+            offset=card.ibm_offset,
+        )
+
+    async def prepare(self, ctx: AuthContext) -> None:
+        if not ctx.request.pin_block:
+            return
+        card = ctx.card
+        assert card is not None
+        try:
+            res = await asyncio.wait_for(
+                self.verify(ctx, ctx.request.pin_block.upper()), self._timeout
+            )
         except (TimeoutError, OSError) as e:
             ctx.decline("96", f"HSM unavailable: {type(e).__name__}")
             return
-        if res.error_code == "00" or (res.error_code == "02" and card.pin_method is PinMethod.IBM_3624):
+        if res.error_code == "00" or (
+            res.error_code == "02" and card.pin_method is PinMethod.IBM_3624
+        ):
             ctx.pin_update = PinTryUpdate.RESET
         elif res.error_code == "01":
             ctx.pin_update = PinTryUpdate.INCREMENT
             ctx.decline("55", "PIN verification failed")
+        elif res.error_code == "KS":
+            ctx.decline("30", "DUKPT terminal without KSN or BDK")
         else:
             ctx.decline("96", f"HSM error {res.error_code}")
 
 
+class PinChange:
+    """Processing code 92: the new PIN (field 120, ISO 0 under the same key as field 52).
+
+    The old PIN was verified by :class:`PinCheck`. JC translates the new PIN block from the TPK
+    to the LMK, then DG computes the new PVV (Visa cards) or DE the new IBM offset. The ledger
+    stores it in the same transaction as the message record. DUKPT terminals are not supported
+    for PIN change yet (code 12).
+    """
+
+    name = "pin-change"
+
+    def __init__(self, store: LedgerStore, hsm: HsmService, *, timeout: float = 5.0) -> None:
+        self._store, self._hsm, self._timeout = store, hsm, timeout
+
+    async def prepare(self, ctx: AuthContext) -> None:
+        req, card, terminal = ctx.request, ctx.card, ctx.terminal
+        if req.transaction_type != "92" or req.mti != "0200":
+            return
+        assert card is not None and terminal is not None and req.new_pin_block is not None
+        if terminal.pin_mode != "tpk":
+            ctx.decline("12", "PIN change needs a TPK terminal")
+            return
+        try:
+            await asyncio.wait_for(
+                self._compute(ctx, card, terminal, req.new_pin_block.upper()), self._timeout
+            )
+        except (TimeoutError, OSError) as e:
+            ctx.decline("96", f"HSM unavailable: {type(e).__name__}")
+
+    async def _compute(
+        self, ctx: AuthContext, card: CardRecord, terminal: TerminalRecord, block: str
+    ) -> None:
+        account = account_number_from_pan(ctx.request.pan)
+        jd = await self._hsm.execute("JC", f"{terminal.tpk_lmk}{block}01{account}".encode("ascii"))
+        if jd[2:4] != b"00":
+            ctx.decline(
+                "55" if jd[2:4] in (b"20", b"24") else "96",
+                f"JC error {jd[2:4].decode('ascii', 'replace')}",
+            )
+            return
+        pin_lmk = jd[4:].decode("ascii")
+        pvk = await self._store.get_key(card.pvk_name)
+        if pvk is None:
+            ctx.decline("96", "PVK missing")
+            return
+        if card.pin_method is PinMethod.VISA_PVV:
+            dh = await self._hsm.execute(
+                "DG", f"{pvk}{pin_lmk}{account}{card.pvki}".encode("ascii")
+            )
+            if dh[2:4] != b"00":
+                ctx.decline("96", f"DG error {dh[2:4].decode('ascii', 'replace')}")
+                return
+            ctx.new_pvv = dh[4:8].decode("ascii")
+        else:
+            df = await self._hsm.execute(
+                "DE",
+                (
+                    f"{pvk}{pin_lmk}04{account}{card.decimalization_table}"
+                    f"{card.pin_validation_data:<12}"
+                ).encode("ascii"),
+            )
+            if df[2:4] != b"00":
+                ctx.decline("96", f"DE error {df[2:4].decode('ascii', 'replace')}")
+                return
+            ctx.new_offset = df[4:16].decode("ascii")
+
+
+#: Tags of the Visa CVN 10 ARQC input, in order (the CVR from 9F10 follows).
+ARQC_TAGS = (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A, 0x9C, 0x9F37, 0x82, 0x9F36)
+
+
+class ChipCheck:
+    """Field 55: verify the ARQC through HSM KQ (scheme 0, Visa CVN 10) and return the ARPC.
+
+    The response's field 55 carries tag 91 (ARPC 8 bytes + ARC 2 bytes, the ARC being the ASCII
+    of field 39). An ARQC failure declines with 05; missing tags decline with 30.
+    """
+
+    name = "chip"
+
+    def __init__(self, store: LedgerStore, hsm: HsmService, *, timeout: float = 5.0) -> None:
+        self._store, self._hsm, self._timeout = store, hsm, timeout
+
+    async def prepare(self, ctx: AuthContext) -> None:
+        req, card = ctx.request, ctx.card
+        if not req.icc_data or card is None:
+            return
+        try:
+            tags = _tlv.to_dict(_tlv.decode_tlv(bytes.fromhex(req.icc_data)))
+            data = b"".join(tags[t] for t in ARQC_TAGS) + tags[0x9F10][3:7]
+            arqc = tags[0x9F26].hex().upper()
+            atc = tags[0x9F36].hex().upper()
+            un = tags[0x9F37].hex().upper()
+        except (ValueError, KeyError):
+            ctx.decline("30", "field 55 incomplete or malformed")
+            return
+        psn = tags.get(0x5F34, b"\x00").hex()[-2:]
+        mk = await self._store.get_key(card.mk_ac_name or "MKAC1")
+        if mk is None:
+            ctx.decline("96", "no issuer master key for the card")
+            return
+        try:
+            res = await asyncio.wait_for(
+                self._hsm.verify_arqc(
+                    mk_ac=mk,
+                    scheme=0,
+                    pan_psn=(req.pan + psn)[-16:],
+                    atc=atc,
+                    unpredictable_number=un,
+                    transaction_data=data,
+                    arqc=arqc,
+                    arc="3030",
+                ),
+                self._timeout,
+            )
+        except (TimeoutError, OSError) as e:
+            ctx.decline("96", f"HSM unavailable: {type(e).__name__}")
+            return
+        if res.error_code == "01":
+            ctx.decline("05", "ARQC verification failed")
+        elif not res.ok or res.arpc is None:
+            ctx.decline("96", f"HSM error {res.error_code}")
+        else:
+            ctx.icc_response = (
+                _tlv.encode_tlv([_tlv.Tlv(0x91, bytes.fromhex(res.arpc) + b"00")]).hex().upper()
+            )
+
+
 def default_participants(store: LedgerStore, hsm: HsmService) -> list[Participant]:
-    return [TerminalCheck(store), CardCheck(store), TransactionTypeCheck(), PinCheck(store, hsm)]
+    return [
+        TerminalCheck(store),
+        CardCheck(store),
+        TransactionTypeCheck(),
+        ChipCheck(store, hsm),
+        PinCheck(store, hsm),
+        PinChange(store, hsm),
+    ]
 
 
 class Authoriser:
     """Runs the participants, then commits the outcome in one ledger transaction."""
 
-    def __init__(self, store: LedgerStore, participants: list[Participant]) -> None:
+    def __init__(
+        self,
+        store: LedgerStore,
+        participants: Sequence[Participant],
+        *,
+        statement_entries: int = 10,
+    ) -> None:
         self._store = store
-        self._participants = participants
+        self._participants = list(participants)
+        self._statement_entries = statement_entries
+
+    @property
+    def store(self) -> LedgerStore:
+        return self._store
 
     async def authorise(self, req: FinancialRequest) -> FinancialResponse:
         start = time.monotonic()
-        dup = self._store.find_response(req.terminal_id, req.stan, req.local_date)
+        key = _ledger.message_key(req)
+        dup = await self._store.get_response(key)
         if dup is not None:
             return self._replay(req, dup)
         ctx = AuthContext(request=req)
@@ -172,41 +415,31 @@ class Authoriser:
             ctx.trace.append(p.name)
             if ctx.declined:
                 break
-        if ctx.response_code == "00":
-            auth_code: str | None = f"{secrets.randbelow(10**6):06d}"
-        else:
-            auth_code = None
-        card = ctx.card
-        record = AuthorisationRecord(
-            terminal_id=req.terminal_id, stan=req.stan, local_date=req.local_date, rrn=req.rrn,
-            mti=req.mti, processing_code=req.processing_code, pan_masked=mask_pan(req.pan),
-            account_no=card.account_no if card else None, amount=req.amount, currency=req.currency,
-            response_code=ctx.response_code, auth_code=auth_code, reason=ctx.reason)
-
-        def build(outcome: CommitOutcome) -> dict[str, str]:
-            balances: tuple[Balance, ...] = ()
-            if outcome.response_code == "00" and outcome.balance is not None:
-                balances = (Balance(amount_type="01", currency=req.currency, amount=outcome.balance),
-                            Balance(amount_type="02", currency=req.currency, amount=outcome.balance))
-            return FinancialResponse.for_request(
-                req, response_code=outcome.response_code, auth_code=outcome.auth_code,
-                balances=balances).to_fields()
-
-        outcome = self._store.commit_authorisation(
-            record, debit=ctx.debit if ctx.response_code == "00" else 0,
-            pan=req.pan if card else None, pin_update=ctx.pin_update, build_response=build)
-        assert outcome.response_fields is not None
+        outcome = await _ledger.commit_financial(
+            self._store, ctx, statement_entries=self._statement_entries
+        )
         if outcome.duplicate:
-            return self._replay(req, outcome.response_fields)
-        _LOG.info("authorisation", extra={
-            "terminal_id": req.terminal_id, "stan": req.stan, "mti": req.mti,
-            "processing_code": req.processing_code, "pan": mask_pan(req.pan), "amount": req.amount,
-            "rc": outcome.response_code, "reason": record.reason if outcome.response_code ==
-            ctx.response_code else outcome.response_code, "participants": ctx.trace,
-            "elapsed_ms": round((time.monotonic() - start) * 1000, 2)})
-        return FinancialResponse.from_fields(outcome.response_fields | {"2": req.pan})
+            return self._replay(req, outcome.response)
+        _LOG.info(
+            "authorisation",
+            extra={
+                "terminal_id": req.terminal_id,
+                "stan": req.stan,
+                "mti": req.mti,
+                "processing_code": req.processing_code,
+                "pan": mask_pan(req.pan),
+                "amount": req.amount,
+                "rc": outcome.response_code,
+                "reason": outcome.reason,
+                "participants": ctx.trace,
+                "elapsed_ms": round((time.monotonic() - start) * 1000, 2),
+            },
+        )
+        return FinancialResponse.from_fields(outcome.response | {"2": req.pan})
 
     def _replay(self, req: FinancialRequest, stored: dict[str, str]) -> FinancialResponse:
-        _LOG.info("duplicate answered with the original response", extra={
-            "terminal_id": req.terminal_id, "stan": req.stan, "rc": stored.get("39")})
+        _LOG.info(
+            "duplicate answered with the original response",
+            extra={"terminal_id": req.terminal_id, "stan": req.stan, "rc": stored.get("39")},
+        )
         return FinancialResponse.from_fields(stored | {"2": req.pan})

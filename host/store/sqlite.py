@@ -1,43 +1,56 @@
-"""SQLite ledger (the embedded default): WAL mode, one database transaction per message.
+"""SQLite ledger (the embedded default): WAL mode, one ``BEGIN IMMEDIATE`` transaction per message.
 
-The debit, the PIN-try counter and the authorisation record that explains them are written in
-the same ``BEGIN IMMEDIATE`` transaction, so a crash leaves either all of them or none. A
-duplicate (terminal, STAN, local date) is answered with the stored original response.
-Money is integer minor units.
+Everything one message does (PIN-try counter, postings, holds, the message record with its
+response) is written in the same transaction, so a crash leaves either all of it or none.
+Writers are serialised by SQLite itself and, inside the process, by an ``asyncio.Lock`` (no
+``await`` ever happens between ``BEGIN`` and ``COMMIT`` in practice, the lock makes it a rule).
+
+``synchronous=FULL`` is the default (durable at ``COMMIT``); ``durability="normal"`` trades the
+last transactions before a power cut (never consistency) for speed, as WAL allows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from host.store.base import (
-    MAX_PIN_TRIES,
     AccountRecord,
     AuthorisationRecord,
     CardRecord,
-    CommitOutcome,
+    HoldRecord,
+    HoldStatus,
+    LedgerTx,
+    MessageKey,
     PinMethod,
-    PinTryUpdate,
+    PostingRecord,
     TerminalRecord,
 )
 
-__all__ = ["SqliteStore", "SCHEMA"]
+__all__ = ["SCHEMA", "SqliteStore"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
     customer_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
 CREATE TABLE IF NOT EXISTS accounts (
     account_no TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL REFERENCES customers(customer_id),
+    customer_id TEXT REFERENCES customers(customer_id),
     currency TEXT NOT NULL,
-    balance INTEGER NOT NULL CHECK (balance >= 0)
+    balance INTEGER NOT NULL,
+    held INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'customer',
+    status TEXT NOT NULL DEFAULT 'active',
+    CHECK (kind <> 'customer' OR balance >= 0),
+    CHECK (held >= 0)
 );
 CREATE TABLE IF NOT EXISTS cards (
     pan TEXT PRIMARY KEY,
@@ -52,14 +65,23 @@ CREATE TABLE IF NOT EXISTS cards (
     decimalization_table TEXT NOT NULL DEFAULT '0123456789012345',
     pin_validation_data TEXT NOT NULL DEFAULT '',
     pin_tries INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL DEFAULT 'active'
+    status TEXT NOT NULL DEFAULT 'active',
+    mk_ac_name TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS terminals (
     terminal_id TEXT PRIMARY KEY,
     merchant_id TEXT NOT NULL,
     tpk_lmk TEXT NOT NULL,
     tpk_kcv TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'active'
+    status TEXT NOT NULL DEFAULT 'active',
+    tmk_lmk TEXT NOT NULL DEFAULT '',
+    tak_lmk TEXT NOT NULL DEFAULT '',
+    tak_kcv TEXT NOT NULL DEFAULT '',
+    pin_mode TEXT NOT NULL DEFAULT 'tpk',
+    bdk_name TEXT NOT NULL DEFAULT '',
+    mac_required INTEGER NOT NULL DEFAULT 0,
+    settlement_account TEXT NOT NULL DEFAULT '',
+    signed_on INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS keys (
     name TEXT PRIMARY KEY,
@@ -71,6 +93,8 @@ CREATE TABLE IF NOT EXISTS authorisations (
     terminal_id TEXT NOT NULL,
     stan TEXT NOT NULL,
     local_date TEXT NOT NULL,
+    message_class TEXT NOT NULL DEFAULT '0200',
+    transmission_datetime TEXT NOT NULL DEFAULT '',
     rrn TEXT NOT NULL,
     mti TEXT NOT NULL,
     processing_code TEXT NOT NULL,
@@ -81,10 +105,13 @@ CREATE TABLE IF NOT EXISTS authorisations (
     response_code TEXT NOT NULL,
     auth_code TEXT,
     reason TEXT NOT NULL DEFAULT '',
+    reversed_amount INTEGER NOT NULL DEFAULT 0,
     response_json TEXT NOT NULL,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-    UNIQUE (terminal_id, stan, local_date)
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
+CREATE UNIQUE INDEX IF NOT EXISTS authorisations_dup
+    ON authorisations (terminal_id, stan, local_date, message_class);
+CREATE INDEX IF NOT EXISTS authorisations_rrn ON authorisations (terminal_id, rrn);
 CREATE TABLE IF NOT EXISTS postings (
     posting_id INTEGER PRIMARY KEY AUTOINCREMENT,
     auth_id INTEGER NOT NULL REFERENCES authorisations(auth_id),
@@ -93,156 +120,528 @@ CREATE TABLE IF NOT EXISTS postings (
     balance_after INTEGER NOT NULL,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
+CREATE INDEX IF NOT EXISTS postings_account ON postings (account_no, posting_id);
+CREATE INDEX IF NOT EXISTS postings_auth ON postings (auth_id);
+CREATE TABLE IF NOT EXISTS holds (
+    hold_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    auth_id INTEGER NOT NULL REFERENCES authorisations(auth_id),
+    account_no TEXT NOT NULL REFERENCES accounts(account_no),
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    status TEXT NOT NULL DEFAULT 'open'
+);
+CREATE INDEX IF NOT EXISTS holds_auth ON holds (auth_id);
 """
+
+#: Columns added after the walking skeleton (old ledgers are upgraded in place on open).
+_MIGRATIONS: tuple[tuple[str, str, str], ...] = (
+    ("customers", "status", "TEXT NOT NULL DEFAULT 'active'"),
+    ("accounts", "held", "INTEGER NOT NULL DEFAULT 0"),
+    ("accounts", "kind", "TEXT NOT NULL DEFAULT 'customer'"),
+    ("accounts", "status", "TEXT NOT NULL DEFAULT 'active'"),
+    ("cards", "mk_ac_name", "TEXT NOT NULL DEFAULT ''"),
+    ("terminals", "tmk_lmk", "TEXT NOT NULL DEFAULT ''"),
+    ("terminals", "tak_lmk", "TEXT NOT NULL DEFAULT ''"),
+    ("terminals", "tak_kcv", "TEXT NOT NULL DEFAULT ''"),
+    ("terminals", "pin_mode", "TEXT NOT NULL DEFAULT 'tpk'"),
+    ("terminals", "bdk_name", "TEXT NOT NULL DEFAULT ''"),
+    ("terminals", "mac_required", "INTEGER NOT NULL DEFAULT 0"),
+    ("terminals", "settlement_account", "TEXT NOT NULL DEFAULT ''"),
+    ("terminals", "signed_on", "INTEGER NOT NULL DEFAULT 0"),
+    ("authorisations", "message_class", "TEXT NOT NULL DEFAULT '0200'"),
+    ("authorisations", "transmission_datetime", "TEXT NOT NULL DEFAULT ''"),
+    ("authorisations", "reversed_amount", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+_TABLE_KEYS = {
+    "customers": "customer_id",
+    "accounts": "account_no",
+    "cards": "pan",
+    "terminals": "terminal_id",
+    "keys": "name",
+}
+
+_AUTH_COLS = (
+    "auth_id, terminal_id, stan, local_date, message_class, transmission_datetime, rrn, mti, "
+    "processing_code, pan_masked, account_no, amount, currency, response_code, auth_code, "
+    "reason, reversed_amount, response_json"
+)
+
+
+def _card(r: sqlite3.Row) -> CardRecord:
+    return CardRecord(
+        pan=r["pan"],
+        account_no=r["account_no"],
+        expiry=r["expiry"],
+        service_code=r["service_code"],
+        pin_method=PinMethod(r["pin_method"]),
+        pvk_name=r["pvk_name"],
+        pvki=r["pvki"],
+        pvv=r["pvv"],
+        ibm_offset=r["ibm_offset"],
+        decimalization_table=r["decimalization_table"],
+        pin_validation_data=r["pin_validation_data"],
+        pin_tries=r["pin_tries"],
+        status=r["status"],
+        mk_ac_name=r["mk_ac_name"],
+    )
+
+
+def _account(r: sqlite3.Row) -> AccountRecord:
+    return AccountRecord(
+        account_no=r["account_no"],
+        customer_id=r["customer_id"],
+        currency=r["currency"],
+        balance=r["balance"],
+        held=r["held"],
+        kind=r["kind"],
+        status=r["status"],
+    )
+
+
+def _terminal(r: sqlite3.Row) -> TerminalRecord:
+    return TerminalRecord(
+        terminal_id=r["terminal_id"],
+        merchant_id=r["merchant_id"],
+        tpk_lmk=r["tpk_lmk"],
+        tpk_kcv=r["tpk_kcv"],
+        status=r["status"],
+        tmk_lmk=r["tmk_lmk"],
+        tak_lmk=r["tak_lmk"],
+        tak_kcv=r["tak_kcv"],
+        pin_mode=r["pin_mode"],
+        bdk_name=r["bdk_name"],
+        mac_required=bool(r["mac_required"]),
+        settlement_account=r["settlement_account"],
+        signed_on=bool(r["signed_on"]),
+    )
+
+
+def _auth(r: sqlite3.Row) -> AuthorisationRecord:
+    return AuthorisationRecord(
+        auth_id=r["auth_id"],
+        terminal_id=r["terminal_id"],
+        stan=r["stan"],
+        local_date=r["local_date"],
+        message_class=r["message_class"],
+        transmission_datetime=r["transmission_datetime"],
+        rrn=r["rrn"],
+        mti=r["mti"],
+        processing_code=r["processing_code"],
+        pan_masked=r["pan_masked"],
+        account_no=r["account_no"],
+        amount=r["amount"],
+        currency=r["currency"],
+        response_code=r["response_code"],
+        auth_code=r["auth_code"],
+        reason=r["reason"],
+        reversed_amount=r["reversed_amount"],
+        response=dict(json.loads(r["response_json"])),
+    )
+
+
+class _SqliteTx:
+    """``LedgerTx`` on the store's connection (only valid inside ``SqliteStore.transaction``)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def find_message(self, key: MessageKey) -> AuthorisationRecord | None:
+        r = self._db.execute(
+            f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND stan=? AND local_date=? "  # noqa: S608
+            "AND message_class=?",
+            (key.terminal_id, key.stan, key.local_date, key.message_class),
+        ).fetchone()
+        return None if r is None else _auth(r)
+
+    async def find_original(
+        self,
+        *,
+        terminal_id: str,
+        stan: str,
+        message_classes: Sequence[str],
+        transmission_datetime: str | None,
+        rrn: str | None = None,
+    ) -> AuthorisationRecord | None:
+        marks = ",".join("?" for _ in message_classes)
+        if rrn is not None:
+            sql = (
+                f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND rrn=? "  # noqa: S608
+                f"AND message_class IN ({marks}) AND response_code='00' ORDER BY auth_id DESC LIMIT 1"
+            )
+            args: tuple[Any, ...] = (terminal_id, rrn, *message_classes)
+        elif transmission_datetime:
+            sql = (
+                f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND stan=? "  # noqa: S608
+                f"AND transmission_datetime=? AND message_class IN ({marks}) ORDER BY auth_id DESC LIMIT 1"
+            )
+            args = (terminal_id, stan, transmission_datetime, *message_classes)
+        else:
+            sql = (
+                f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND stan=? "  # noqa: S608
+                f"AND message_class IN ({marks}) ORDER BY auth_id DESC LIMIT 1"
+            )
+            args = (terminal_id, stan, *message_classes)
+        r = self._db.execute(sql, args).fetchone()
+        return None if r is None else _auth(r)
+
+    async def lock_card(self, pan: str) -> CardRecord | None:
+        r = self._db.execute("SELECT * FROM cards WHERE pan = ?", (pan,)).fetchone()
+        return None if r is None else _card(r)
+
+    async def set_pin_tries(self, pan: str, tries: int) -> None:
+        self._db.execute("UPDATE cards SET pin_tries = ? WHERE pan = ?", (tries, pan))
+
+    async def set_pin_reference(
+        self, pan: str, *, pvv: str | None = None, ibm_offset: str | None = None
+    ) -> None:
+        if pvv is not None:
+            self._db.execute("UPDATE cards SET pvv = ? WHERE pan = ?", (pvv, pan))
+        if ibm_offset is not None:
+            self._db.execute("UPDATE cards SET ibm_offset = ? WHERE pan = ?", (ibm_offset, pan))
+
+    async def lock_accounts(self, account_nos: Sequence[str]) -> dict[str, AccountRecord]:
+        out: dict[str, AccountRecord] = {}
+        for no in sorted(set(account_nos)):
+            r = self._db.execute("SELECT * FROM accounts WHERE account_no = ?", (no,)).fetchone()
+            if r is not None:
+                out[no] = _account(r)
+        return out
+
+    async def insert_message(self, record: AuthorisationRecord) -> int:
+        cur = self._db.execute(
+            "INSERT INTO authorisations (terminal_id, stan, local_date, message_class, transmission_datetime, "
+            "rrn, mti, processing_code, pan_masked, account_no, amount, currency, response_code, auth_code, "
+            "reason, response_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                record.terminal_id,
+                record.stan,
+                record.local_date,
+                record.message_class,
+                record.transmission_datetime,
+                record.rrn,
+                record.mti,
+                record.processing_code,
+                record.pan_masked,
+                record.account_no,
+                record.amount,
+                record.currency,
+                record.response_code,
+                record.auth_code,
+                record.reason,
+                json.dumps(record.response, separators=(",", ":")),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    async def post(self, *, auth_id: int, account_no: str, amount: int) -> int:
+        r = self._db.execute(
+            "UPDATE accounts SET balance = balance + ? WHERE account_no = ? RETURNING balance",
+            (amount, account_no),
+        ).fetchone()
+        if r is None:
+            raise KeyError(f"no account {account_no!r}")
+        balance = int(r[0])
+        self._db.execute(
+            "INSERT INTO postings (auth_id, account_no, amount, balance_after) VALUES (?,?,?,?)",
+            (auth_id, account_no, amount, balance),
+        )
+        return balance
+
+    async def postings_of(self, auth_id: int) -> list[PostingRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM postings WHERE auth_id = ? ORDER BY posting_id", (auth_id,)
+        ).fetchall()
+        return [
+            PostingRecord(
+                posting_id=r["posting_id"],
+                auth_id=r["auth_id"],
+                account_no=r["account_no"],
+                amount=r["amount"],
+                balance_after=r["balance_after"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    async def add_reversed(self, auth_id: int, amount: int) -> None:
+        self._db.execute(
+            "UPDATE authorisations SET reversed_amount = reversed_amount + ? WHERE auth_id = ?",
+            (amount, auth_id),
+        )
+
+    async def add_hold(self, *, auth_id: int, account_no: str, amount: int) -> int:
+        self._db.execute(
+            "UPDATE accounts SET held = held + ? WHERE account_no = ?", (amount, account_no)
+        )
+        cur = self._db.execute(
+            "INSERT INTO holds (auth_id, account_no, amount) VALUES (?,?,?)",
+            (auth_id, account_no, amount),
+        )
+        return int(cur.lastrowid or 0)
+
+    async def open_hold_of(self, auth_id: int) -> HoldRecord | None:
+        r = self._db.execute(
+            "SELECT * FROM holds WHERE auth_id = ? AND status = 'open'", (auth_id,)
+        ).fetchone()
+        if r is None:
+            return None
+        return HoldRecord(
+            hold_id=r["hold_id"],
+            auth_id=r["auth_id"],
+            account_no=r["account_no"],
+            amount=r["amount"],
+            status=HoldStatus(r["status"]),
+        )
+
+    async def close_hold(self, hold_id: int, status: HoldStatus) -> None:
+        r = self._db.execute(
+            "UPDATE holds SET status = ? WHERE hold_id = ? AND status = 'open' "
+            "RETURNING account_no, amount",
+            (status.value, hold_id),
+        ).fetchone()
+        if r is not None:
+            self._db.execute(
+                "UPDATE accounts SET held = held - ? WHERE account_no = ?", (r[1], r[0])
+            )
+
+    async def set_terminal_key(self, terminal_id: str, *, key: str, key_lmk: str, kcv: str) -> None:
+        if key not in ("tpk", "tak"):
+            raise ValueError(f"unknown terminal key {key!r}")
+        self._db.execute(
+            f"UPDATE terminals SET {key}_lmk = ?, {key}_kcv = ? WHERE terminal_id = ?",  # noqa: S608
+            (key_lmk, kcv, terminal_id),
+        )
+
+    async def set_signed_on(self, terminal_id: str, signed_on: bool) -> None:
+        self._db.execute(
+            "UPDATE terminals SET signed_on = ? WHERE terminal_id = ?",
+            (int(signed_on), terminal_id),
+        )
+
+    async def store_key(self, name: str, key_lmk: str, kcv: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO keys (name, key_lmk, kcv) VALUES (?,?,?)", (name, key_lmk, kcv)
+        )
 
 
 class SqliteStore:
-    """``LedgerStore`` on one SQLite file."""
+    """``LedgerStore`` and ``AdminStore`` on one SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, durability: str = "full") -> None:
+        if durability not in ("full", "normal"):
+            raise ValueError("durability must be 'full' or 'normal'")
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            timeout=30.0,
+            check_same_thread=False,
+            cached_statements=256,
+        )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={durability.upper()}")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA temp_store=MEMORY")
+        self._db.execute("PRAGMA cache_size=-16000")
+        self._migrate()
+        self._lock = asyncio.Lock()
+        self._tx = _SqliteTx(self._db)
+
+    def _migrate(self) -> None:
+        existing = {
+            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        for table, col, ddl in _MIGRATIONS:
+            if table in existing:
+                cols = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+                if col not in cols:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {col} {ddl}")
+        if "authorisations" in existing:  # the skeleton's UNIQUE did not include the class
+            sql = self._db.execute(
+                "SELECT sql FROM sqlite_master WHERE name='authorisations'"
+            ).fetchone()[0]
+            if "UNIQUE (terminal_id, stan, local_date)" in sql:
+                self._rebuild_authorisations()
         self._db.executescript(SCHEMA)
+
+    def _rebuild_authorisations(self) -> None:
+        self._db.execute("PRAGMA legacy_alter_table=ON")  # keep postings' FK on the new table
+        self._db.execute("ALTER TABLE authorisations RENAME TO authorisations_old")
+        self._db.execute("DROP INDEX IF EXISTS authorisations_dup")
+        self._db.execute("DROP INDEX IF EXISTS authorisations_rrn")
+        self._db.executescript(SCHEMA)
+        self._db.executescript(
+            f"BEGIN; INSERT INTO authorisations ({_AUTH_COLS}, created_at) "  # noqa: S608 - constants
+            f"SELECT {_AUTH_COLS}, created_at "
+            "FROM authorisations_old; DROP TABLE authorisations_old; COMMIT;"
+        )
+        self._db.execute("PRAGMA legacy_alter_table=OFF")
 
     def close(self) -> None:
         self._db.close()
 
-    # -- reads -------------------------------------------------------------------------------
-    def find_card(self, pan: str) -> CardRecord | None:
+    # -- LedgerStore reads ----------------------------------------------------------------------
+    async def get_card(self, pan: str) -> CardRecord | None:
         r = self._db.execute("SELECT * FROM cards WHERE pan = ?", (pan,)).fetchone()
-        if r is None:
-            return None
-        return CardRecord(pan=r["pan"], account_no=r["account_no"], expiry=r["expiry"],
-                          service_code=r["service_code"], pin_method=PinMethod(r["pin_method"]),
-                          pvk_name=r["pvk_name"], pvki=r["pvki"], pvv=r["pvv"],
-                          ibm_offset=r["ibm_offset"], decimalization_table=r["decimalization_table"],
-                          pin_validation_data=r["pin_validation_data"], pin_tries=r["pin_tries"],
-                          status=r["status"])
+        return None if r is None else _card(r)
 
-    def find_terminal(self, terminal_id: str) -> TerminalRecord | None:
-        r = self._db.execute("SELECT * FROM terminals WHERE terminal_id = ?", (terminal_id,)).fetchone()
-        if r is None:
-            return None
-        return TerminalRecord(terminal_id=r["terminal_id"], merchant_id=r["merchant_id"],
-                              tpk_lmk=r["tpk_lmk"], tpk_kcv=r["tpk_kcv"], status=r["status"])
-
-    def find_account(self, account_no: str) -> AccountRecord | None:
-        r = self._db.execute("SELECT * FROM accounts WHERE account_no = ?", (account_no,)).fetchone()
-        if r is None:
-            return None
-        return AccountRecord(account_no=r["account_no"], customer_id=r["customer_id"],
-                             currency=r["currency"], balance=r["balance"])
-
-    def key(self, name: str) -> str:
-        r = self._db.execute("SELECT key_lmk FROM keys WHERE name = ?", (name,)).fetchone()
-        if r is None:
-            raise KeyError(f"no key named {name!r} in the host key table")
-        return str(r["key_lmk"])
-
-    def find_response(self, terminal_id: str, stan: str, local_date: str) -> dict[str, str] | None:
+    async def get_terminal(self, terminal_id: str) -> TerminalRecord | None:
         r = self._db.execute(
-            "SELECT response_json FROM authorisations WHERE terminal_id=? AND stan=? AND local_date=?",
-            (terminal_id, stan, local_date)).fetchone()
-        return None if r is None else dict(json.loads(r["response_json"]))
+            "SELECT * FROM terminals WHERE terminal_id = ?", (terminal_id,)
+        ).fetchone()
+        return None if r is None else _terminal(r)
+
+    async def get_account(self, account_no: str) -> AccountRecord | None:
+        return self.account(account_no)
+
+    async def get_key(self, name: str) -> str | None:
+        r = self._db.execute("SELECT key_lmk FROM keys WHERE name = ?", (name,)).fetchone()
+        return None if r is None else str(r[0])
+
+    async def get_response(self, key: MessageKey) -> dict[str, str] | None:
+        r = self._db.execute(
+            "SELECT response_json FROM authorisations WHERE terminal_id=? AND stan=? "
+            "AND local_date=? AND message_class=?",
+            (key.terminal_id, key.stan, key.local_date, key.message_class),
+        ).fetchone()
+        return None if r is None else dict(json.loads(r[0]))
+
+    async def statement(self, account_no: str, *, limit: int) -> list[PostingRecord]:
+        rows = self._db.execute(
+            "SELECT p.*, a.processing_code, a.local_date FROM postings p JOIN authorisations a "
+            "USING (auth_id) WHERE p.account_no = ? ORDER BY p.posting_id DESC LIMIT ?",
+            (account_no, limit),
+        ).fetchall()
+        return [
+            PostingRecord(
+                posting_id=r["posting_id"],
+                auth_id=r["auth_id"],
+                account_no=r["account_no"],
+                amount=r["amount"],
+                balance_after=r["balance_after"],
+                created_at=r["created_at"],
+                processing_code=r["processing_code"],
+                local_date=r["local_date"],
+            )
+            for r in rows
+        ]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[LedgerTx]:
+        async with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._tx
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- synchronous helpers (tests, CLI) -------------------------------------------------------
+    def find_account(self, account_no: str) -> AccountRecord | None:
+        """Synchronous account read (the skeleton's name, kept for tools and tests)."""
+        return self.account(account_no)
+
+    def account(self, account_no: str) -> AccountRecord | None:
+        r = self._db.execute(
+            "SELECT * FROM accounts WHERE account_no = ?", (account_no,)
+        ).fetchone()
+        return None if r is None else _account(r)
+
+    def card(self, pan: str) -> CardRecord | None:
+        r = self._db.execute("SELECT * FROM cards WHERE pan = ?", (pan,)).fetchone()
+        return None if r is None else _card(r)
+
+    def terminal(self, terminal_id: str) -> TerminalRecord | None:
+        r = self._db.execute(
+            "SELECT * FROM terminals WHERE terminal_id = ?", (terminal_id,)
+        ).fetchone()
+        return None if r is None else _terminal(r)
 
     def journal(self, *, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT auth_id, created_at, terminal_id, stan, rrn, mti, processing_code, pan_masked, "
-            "amount, currency, response_code, auth_code, reason FROM authorisations "
-            "ORDER BY auth_id DESC LIMIT ?", (limit,)).fetchall()
+            "amount, currency, response_code, auth_code, reason, reversed_amount FROM authorisations "
+            "ORDER BY auth_id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
         return [dict(r) for r in reversed(rows)]
 
     def totals(self) -> dict[str, int]:
-        """Sums used by conservation checks: balances and postings."""
-        bal = self._db.execute("SELECT COALESCE(SUM(balance),0) FROM accounts").fetchone()[0]
+        """Sums used by conservation checks: balances, holds, postings (always 0) and counts."""
+        bal, held = self._db.execute(
+            "SELECT COALESCE(SUM(balance),0), COALESCE(SUM(held),0) FROM accounts"
+        ).fetchone()
         post = self._db.execute("SELECT COALESCE(SUM(amount),0) FROM postings").fetchone()[0]
-        return {"balances": int(bal), "postings": int(post)}
+        open_holds = self._db.execute(
+            "SELECT COALESCE(SUM(amount),0) FROM holds WHERE status='open'"
+        ).fetchone()[0]
+        neg = self._db.execute(
+            "SELECT COUNT(*) FROM accounts WHERE kind='customer' AND balance - held < 0"
+        ).fetchone()[0]
+        return {
+            "balances": int(bal),
+            "held": int(held),
+            "postings": int(post),
+            "open_holds": int(open_holds),
+            "negative_available": int(neg),
+        }
 
-    # -- the one write path of a financial message --------------------------------------------
-    def commit_authorisation(
-        self,
-        record: AuthorisationRecord,
-        *,
-        debit: int,
-        pan: str | None,
-        pin_update: PinTryUpdate,
-        build_response: Callable[[CommitOutcome], dict[str, str]],
-    ) -> CommitOutcome:
-        """Apply PIN-try update, debit and authorisation record atomically.
-
-        ``debit`` > 0 debits the card's account if funds suffice (else the response becomes 51).
-        ``build_response`` turns the final outcome into the response fields to store and send.
-        """
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            dup = self.find_response(record.terminal_id, record.stan, record.local_date)
-            if dup is not None:
-                db.execute("ROLLBACK")
-                return CommitOutcome(response_code=dup.get("39", "96"), auth_code=dup.get("38"),
-                                     balance=None, duplicate=True, response_fields=dup)
-            rc, auth_code = record.response_code, record.auth_code
-            if pan is not None and pin_update is PinTryUpdate.INCREMENT:
-                db.execute("UPDATE cards SET pin_tries = pin_tries + 1 WHERE pan = ?", (pan,))
-                tries = db.execute("SELECT pin_tries FROM cards WHERE pan = ?", (pan,)).fetchone()[0]
-                if tries >= MAX_PIN_TRIES:
-                    rc, auth_code = "75", None
-            elif pan is not None and pin_update is PinTryUpdate.RESET:
-                db.execute("UPDATE cards SET pin_tries = 0 WHERE pan = ? AND pin_tries <> 0", (pan,))
-            balance: int | None = None
-            if record.account_no is not None:
-                balance = db.execute("SELECT balance FROM accounts WHERE account_no = ?",
-                                     (record.account_no,)).fetchone()[0]
-            if rc == "00" and debit > 0:
-                assert record.account_no is not None and balance is not None
-                if balance < debit:
-                    rc, auth_code = "51", None
-                else:
-                    balance -= debit
-                    db.execute("UPDATE accounts SET balance = ? WHERE account_no = ?",
-                               (balance, record.account_no))
-            outcome = CommitOutcome(response_code=rc, auth_code=auth_code, balance=balance)
-            response = build_response(outcome)
-            stored = {k: v for k, v in response.items() if k != "2"}
-            cur = db.execute(
-                "INSERT INTO authorisations (terminal_id, stan, local_date, rrn, mti, processing_code, "
-                "pan_masked, account_no, amount, currency, response_code, auth_code, reason, "
-                "response_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (record.terminal_id, record.stan, record.local_date, record.rrn, record.mti,
-                 record.processing_code, record.pan_masked, record.account_no, record.amount,
-                 record.currency, rc, auth_code, record.reason if rc == record.response_code else
-                 _reason_for(rc, record.reason), json.dumps(stored)))
-            if rc == "00" and debit > 0:
-                db.execute("INSERT INTO postings (auth_id, account_no, amount, balance_after) "
-                           "VALUES (?,?,?,?)", (cur.lastrowid, record.account_no, -debit, balance))
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return CommitOutcome(response_code=rc, auth_code=auth_code, balance=balance,
-                             response_fields=response)
-
-    # -- administration (seeding) -------------------------------------------------------------
     def upsert(self, table: str, row: dict[str, Any]) -> None:
-        if table not in {"customers", "accounts", "cards", "terminals", "keys"}:
+        if table not in _TABLE_KEYS:
             raise ValueError(f"unknown table {table!r}")
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self._db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})",  # noqa: S608
-                         tuple(row.values()))
+        updates = ", ".join(f"{c}=excluded.{c}" for c in row if c != _TABLE_KEYS[table])
+        self._db.execute(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}) "  # noqa: S608
+            f"ON CONFLICT({_TABLE_KEYS[table]}) DO UPDATE SET {updates}",
+            tuple(row.values()),
+        )
 
-    def transaction(self) -> _Tx:
+    def update(self, table: str, key: str, values: dict[str, Any]) -> bool:
+        """Set some columns of one existing row; ``False`` if there is no such row."""
+        if table not in _TABLE_KEYS or not values:
+            raise ValueError(f"unknown table {table!r} or nothing to update")
+        sets = ", ".join(f"{c} = ?" for c in values)
+        cur = self._db.execute(
+            f"UPDATE {table} SET {sets} WHERE {_TABLE_KEYS[table]} = ?",  # noqa: S608
+            (*values.values(), key),
+        )
+        return cur.rowcount > 0
+
+    def list_rows(self, table: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        if table not in _TABLE_KEYS:
+            raise ValueError(f"unknown table {table!r}")
+        rows = self._db.execute(
+            f"SELECT * FROM {table} ORDER BY {_TABLE_KEYS[table]} LIMIT ?",  # noqa: S608
+            (limit,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def get_row(self, table: str, key: str) -> dict[str, Any] | None:
+        if table not in _TABLE_KEYS:
+            raise ValueError(f"unknown table {table!r}")
+        r = self._db.execute(
+            f"SELECT * FROM {table} WHERE {_TABLE_KEYS[table]} = ?",  # noqa: S608 - whitelisted
+            (key,),
+        ).fetchone()
+        return None if r is None else dict(r)
+
+    def set_status(self, table: str, key: str, status: str) -> bool:
+        if table not in _TABLE_KEYS or table == "keys":
+            raise ValueError(f"unknown table {table!r}")
+        cur = self._db.execute(
+            f"UPDATE {table} SET status = ? WHERE {_TABLE_KEYS[table]} = ?",  # noqa: S608
+            (status, key),
+        )
+        return cur.rowcount > 0
+
+    def transaction_sync(self) -> _Tx:
+        """A synchronous ``BEGIN IMMEDIATE`` block for seeding and administration."""
         return _Tx(self._db)
-
-
-def _reason_for(rc: str, fallback: str) -> str:
-    return {"75": "PIN tries exhausted", "51": "insufficient funds"}.get(rc, fallback)
 
 
 class _Tx:

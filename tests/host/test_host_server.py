@@ -36,7 +36,7 @@ async def exchange(port: int, fields: dict[str, str] | bytes) -> dict[str, Any] 
 
 
 def balance_of(store: Any, account: str) -> int:
-    acc = store.find_account(account)
+    acc = store.account(account)
     assert acc is not None
     return int(acc.balance)
 
@@ -57,7 +57,9 @@ async def test_ibm_offset_card_is_verified_with_da(host_rig: Any) -> None:
     card = host_rig.card("ibm-offset-poor")
     ok = await exchange(host_rig.port, host_rig.request(card, pc="310000", amount=0).to_fields())
     assert ok is not None and ok["39"] == "00"
-    bad = await exchange(host_rig.port, host_rig.request(card, pin="9999", pc="310000", amount=0).to_fields())
+    bad = await exchange(
+        host_rig.port, host_rig.request(card, pin="9999", pc="310000", amount=0).to_fields()
+    )
     assert bad is not None and bad["39"] == "55"
 
 
@@ -141,6 +143,8 @@ async def test_hsm_failure_is_96_and_nothing_moves(host_rig: Any) -> None:
 
 @pytest.mark.asyncio
 async def test_network_echo(host_rig: Any) -> None:
-    r = await exchange(host_rig.port, {"t": "0800", "7": "1129120000", "11": "000001",
-                                       "41": "ATM00001", "70": "301"})
+    r = await exchange(
+        host_rig.port,
+        {"t": "0800", "7": "1129120000", "11": "000001", "41": "ATM00001", "70": "301"},
+    )
     assert r is not None and r["t"] == "0810" and r["39"] == "00"

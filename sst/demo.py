@@ -23,7 +23,7 @@ from sst.stack import EmulatedStack
 from terminal.customer import CardSpec, Visit
 from terminal.runtime import TerminalRuntime, card_from_spec
 
-__all__ = ["main", "tour"]
+__all__ = ["main", "offer_test_cards", "tour"]
 
 
 def _spec(c: dict[str, str]) -> CardSpec:
@@ -49,6 +49,15 @@ def tour(cat: dict[str, object]) -> list[tuple[Visit, str]]:
     ]
 
 
+def offer_test_cards(rt: TerminalRuntime, cat: dict[str, object]) -> None:
+    """Demo with a window: the welcome screen offers buttons that insert the TEST cards."""
+    for i, c in enumerate(cat["cards"][:4]):  # type: ignore[index]
+        spec = _spec(c)
+        rt.model.idle_actions[f"insert:{i}"] = (
+            f"Insert {c['label']}", lambda s=spec: rt.reader.insert(card_from_spec(s)))
+    rt.model.refresh()
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -64,11 +73,7 @@ async def _run(stack: EmulatedStack, *, headless: bool) -> int:
                 print(f"  {c['label']:22} {mask_pan(c['pan'])}  PIN {c['pin']}")
             print("demo: pick a card on the welcome screen (F1-F4 or a click) to insert it; "
                   "close the window to stop")
-            for i, c in enumerate(stack.catalogue["cards"][:4]):
-                spec = _spec(c)
-                rt.model.idle_actions[f"insert:{i}"] = (
-                    f"Insert {c['label']}", lambda s=spec: rt.reader.insert(card_from_spec(s)))
-            rt.model.refresh()
+            offer_test_cards(rt, stack.catalogue)
             await rt.wait_closed()
             return 0
         plan = tour(stack.catalogue)

@@ -27,7 +27,7 @@ from devices.epp.base import (
     PinEntryOutcome,
     PinEntryRequest,
 )
-from host.iso8583.messages import FinancialRequest, FinancialResponse
+from host.iso8583.messages import FinancialRequest, FinancialResponse, ReversalRequest
 from host.iso8583.mux import Iso8583Client
 from screens.model import MenuOption, PadKey, ScreenId, ScreenModel, UiEvent, UiEventKind
 from sst.common.redact import mask_pan
@@ -53,6 +53,12 @@ DECLINE_TEXT = {
 
 class ScreenSink(Protocol):
     def show(self, model: ScreenModel) -> None: ...
+
+
+class ReversalSink(Protocol):
+    """Where reversal advices go (``terminal.saf.ReversalQueue``: persisted, then sent)."""
+
+    def enqueue(self, fields: dict[str, str]) -> None: ...
 
 
 class KeypadPort(Protocol):
@@ -89,6 +95,8 @@ class Transaction:
     response: FinancialResponse | None = None
     amount_entry: str = ""
     notes: dict[int, int] = field(default_factory=dict)
+    request: FinancialRequest | None = field(default=None, repr=False)
+    reversed: bool = False
 
 
 class TerminalModel:
@@ -123,6 +131,7 @@ class TerminalModel:
         screen: ScreenSink,
         journal: ElectronicJournal,
         stan: StanCounter,
+        saf: ReversalSink | None = None,
         now: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(),
     ) -> None:
         self.cfg = cfg
@@ -131,6 +140,7 @@ class TerminalModel:
         self.screen = screen
         self.journal = journal
         self.stan = stan
+        self.saf = saf
         self.now = now
         self.queue: asyncio.Queue[TerminalEvent] = asyncio.Queue()
         self.epoch = 0
@@ -378,12 +388,16 @@ class TerminalModel:
             pos_entry_mode="021", track2=t2.encode(), rrn=self.txn.rrn,
             terminal_id=self.cfg.terminal_id, merchant_id=self.cfg.merchant_id,
             currency=self.cfg.currency, pin_block=pin_block.hex().upper())
+        self.txn.request = req
         try:
             fields = await self.host.request(req.to_fields(), timeout=self.cfg.host.timeout_s)
             resp = FinancialResponse.from_fields(fields)
         except (TimeoutError, OSError, ConnectionError) as e:
             self.journal.write("host_unavailable", pan=t2.pan, stan=stan, error=type(e).__name__)
             resp = FinancialResponse(stan=stan, terminal_id=self.cfg.terminal_id, response_code="91")
+            if self.txn.kind == "withdrawal":
+                # The host may have approved and debited: reverse it (reason 68: no response).
+                self._reverse(actual_amount=None, reason="68")
         self.txn.response = resp
         self.journal.write("authorisation", pan=t2.pan, stan=stan, rrn=self.txn.rrn,
                            kind=self.txn.kind, amount=amount, rc=resp.response_code,
@@ -396,7 +410,7 @@ class TerminalModel:
         self._start(self._dispense())
 
     async def _dispense(self) -> None:
-        from devices.cdm.base import DispenseOutcome, DispenseRequest
+        from devices.cdm.base import DispenseOutcome, DispenseRequest, PresentOutcome
 
         res = await self.dev.dispenser.dispense(
             DispenseRequest(amount=self.txn.amount, currency=self.cfg.currency_alpha), lambda e: None)
@@ -404,10 +418,36 @@ class TerminalModel:
         self.journal.write("dispense", stan=self.txn.stan, amount=self.txn.amount,
                            dispensed=res.amount_dispensed, outcome=res.outcome.key,
                            notes={str(k): v for k, v in res.notes.items()})
-        if res.outcome is DispenseOutcome.OK:
-            await self.dev.dispenser.present(lambda e: None)
-        await self._print_receipt("CASH WITHDRAWAL", (f"AMOUNT   {self._money(res.amount_dispensed)}",))
+        given = res.amount_dispensed
+        if res.outcome is DispenseOutcome.OK or given > 0:
+            pres = await self.dev.dispenser.present(lambda e: None)
+            if pres.outcome is not PresentOutcome.TAKEN:
+                # Notes retracted, or never reached the customer: nothing was given.
+                self.journal.write("present_failed", stan=self.txn.stan, outcome=pres.outcome.key)
+                given = 0
+        if given < self.txn.amount:
+            # Partial or failed dispense: reverse exactly what the customer did not get.
+            self._reverse(actual_amount=given if given > 0 else None, reason="22")
+        await self._print_receipt("CASH WITHDRAWAL", (
+            f"AMOUNT   {self._money(given)}",
+            *(() if given == self.txn.amount else
+              (f"REQUESTED {self._money(self.txn.amount)}", "THE DIFFERENCE WILL NOT BE CHARGED"))))
         self.post("dispensed")
+
+    def _reverse(self, *, actual_amount: int | None, reason: str) -> None:
+        """Queue a reversal advice of the current request (full, or partial with field 95)."""
+        req = self.txn.request
+        if req is None or self.txn.reversed:
+            return
+        if self.saf is None:
+            self.journal.write("reversal_not_possible", stan=req.stan, reason="no SAF queue")
+            return
+        rev = ReversalRequest.for_original(req, stan=self.stan.next(), actual_amount=actual_amount,
+                                           reason_code=reason)
+        self.saf.enqueue(rev.to_fields())
+        self.txn.reversed = True
+        self.journal.write("reversal_queued", pan=req.pan, original_stan=req.stan, stan=rev.stan,
+                           amount=req.amount, actual_amount=actual_amount or 0, reason=reason)
 
     async def on_enter_balance(self, event: Any) -> None:
         resp = self.txn.response

@@ -26,6 +26,7 @@ from terminal.app import Devices, TerminalModel, build_machine
 from terminal.config import TerminalConfig
 from terminal.customer import CardSpec, ScriptedCustomer, Visit, VisitResult
 from terminal.journal import ElectronicJournal
+from terminal.saf import ReversalQueue
 from terminal.stan import StanCounter
 
 __all__ = ["TerminalRuntime", "card_from_spec", "load_epp_keys"]
@@ -73,6 +74,8 @@ class TerminalRuntime:
     epp: EppDriver = field(init=False)
     keypad: KeypadControl | None = field(init=False, default=None)
     host: Iso8583Client = field(init=False)
+    saf: ReversalQueue = field(init=False)
+    dispenser: Any = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(init=False, default_factory=list)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
@@ -98,9 +101,19 @@ class TerminalRuntime:
                         currency=alpha)
             for i, (d, n) in enumerate(sorted(cfg.devices.cassettes.items(),
                                               key=lambda kv: -int(kv[0])), start=1))
-        dispenser = EmulatedCashDispenser(cassettes=units, auto_take=True)
+        dispenser = self.dispenser = EmulatedCashDispenser(cassettes=units, auto_take=True)
         printer = EmulatedReceiptPrinter(directory=data / "receipts")
         self.host = Iso8583Client(cfg.host.host, cfg.host.port, timeout=cfg.host.timeout_s)
+        journal = ElectronicJournal(data / f"journal-{cfg.terminal_id}.jsonl", terminal_id=cfg.terminal_id)
+
+        async def send_reversal(fields: dict[str, str]) -> dict[str, str]:
+            return await self.host.request(fields, timeout=cfg.host.timeout_s)
+
+        def reversal_done(sent: dict[str, str], resp: dict[str, str]) -> None:
+            journal.write("reversal_acknowledged", stan=sent.get("11", ""), rc=resp.get("39", ""))
+
+        self.saf = ReversalQueue(data / f"saf-{cfg.terminal_id}.jsonl", send_reversal,
+                                 on_done=reversal_done)
         recorder = ScreenshotRecorder(cfg.screenshots_dir) if cfg.screenshots_dir else None
         holder: list[TerminalModel] = []
 
@@ -117,11 +130,10 @@ class TerminalRuntime:
         self.model = TerminalModel(
             cfg=cfg, devices=Devices(reader=self.reader, epp=self.epp, dispenser=dispenser,
                                      printer=printer, keypad=self.keypad),
-            host=self.host, screen=self.display,
-            journal=ElectronicJournal(data / f"journal-{cfg.terminal_id}.jsonl",
-                                      terminal_id=cfg.terminal_id),
-            stan=StanCounter(data / f"stan-{cfg.terminal_id}.json"))
+            host=self.host, screen=self.display, journal=journal,
+            stan=StanCounter(data / f"stan-{cfg.terminal_id}.json"), saf=self.saf)
         holder.append(self.model)
+        self.saf.start()
         build_machine(self.model)
         self._tasks.append(asyncio.create_task(self.model.run(self._stop), name="terminal-model"))
         self._tasks.append(asyncio.create_task(self._display_loop(), name="display"))
@@ -146,6 +158,9 @@ class TerminalRuntime:
 
     async def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(Exception):
+            await self.saf.drain(timeout=5.0)
+            await self.saf.stop()
         for t in self._tasks:
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

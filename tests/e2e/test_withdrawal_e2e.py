@@ -101,6 +101,36 @@ async def test_demo_tour_outcomes(stack: EmulatedStack) -> None:
                                                         "balance", "declined"}
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", ["noteShortage", "partialDispense"])
+async def test_partial_dispense_is_reversed_at_the_host(stack: EmulatedStack, fault: str) -> None:
+    """A cassette fails half way (the customer takes what was picked: partial reversal, field 95),
+    or the transport jams with the notes inside (nothing presented: full reversal). Either way the
+    host ends up charging exactly what the customer received."""
+    from devices.cdm.emulated import CdmFault
+
+    card = next(c for c in stack.catalogue["cards"] if c["label"] == "unionpay-pvv")
+    before = balance(stack, card["account"])
+    rt = TerminalRuntime(stack.terminal_config(headless=True, screenshots=False))
+    await rt.start()
+    try:
+        rt.dispenser.inject_fault(CdmFault(fault))
+        [res] = await rt.play([Visit(label=fault, card=spec(card), pin=card["pin"],
+                                     action="withdrawal", amount=100000)], step_timeout=60)
+        assert res.response_code == "00"
+        assert await rt.saf.drain(timeout=20)
+    finally:
+        await rt.stop()
+    journal = rt.model.journal.read()
+    picked = sum(d * n for d, n in res.notes)
+    received = 0 if any(e["event"] == "present_failed" for e in journal) else picked
+    assert 0 < picked < 100000
+    assert received == (picked if fault == "noteShortage" else 0)
+    assert balance(stack, card["account"]) == before - received
+    events = [e["event"] for e in journal]
+    assert "reversal_queued" in events and "reversal_acknowledged" in events
+
+
 def _secrets(stack: EmulatedStack) -> dict[str, str]:
     out: dict[str, str] = {}
     for t in stack.catalogue["terminals"]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devices.cardreader.emulated import EmulatedCardReader, EmulatedMagstripeCard
-from devices.cdm.base import DispenseOutcome, DispenseResult
+from devices.cdm.base import DispenseOutcome, DispenseResult, PresentOutcome, PresentResult
 from devices.epp.base import KeyEvent, KeyKind, PinEntryOutcome, PinEntryResult
 from screens.model import ScreenModel, UiEvent, UiEventKind
 from terminal.app import Devices, TerminalModel, build_machine
@@ -52,12 +52,26 @@ class FakeHost:
 
 
 class FakeDispenser:
+    def __init__(self, *, partial: bool = False, taken: bool = True) -> None:
+        self.partial, self.taken = partial, taken
+
     async def dispense(self, req: Any, events: Any) -> DispenseResult:
+        if self.partial:
+            return DispenseResult(outcome=DispenseOutcome.PARTIAL, notes={10000: 2},
+                                  amount_dispensed=20000)
         return DispenseResult(outcome=DispenseOutcome.OK, notes={10000: req.amount // 10000},
                               amount_dispensed=req.amount)
 
-    async def present(self, events: Any, req: Any = None) -> None:
-        return None
+    async def present(self, events: Any, req: Any = None) -> PresentResult:
+        return PresentResult(outcome=PresentOutcome.TAKEN if self.taken else PresentOutcome.RETRACTED)
+
+
+class Saf:
+    def __init__(self) -> None:
+        self.advices: list[dict[str, str]] = []
+
+    def enqueue(self, fields: dict[str, str]) -> None:
+        self.advices.append(fields)
 
 
 class FakePrinter:
@@ -78,7 +92,9 @@ class Screen:
 
 class Rig:
     def __init__(self, tmp: Path, *, epp: FakeEpp | None = None, host: FakeHost | None = None,
-                 timeouts: TimeoutsConfig | None = None) -> None:
+                 timeouts: TimeoutsConfig | None = None,
+                 dispenser: FakeDispenser | None = None) -> None:
+        self.saf = Saf()
         self.reader = EmulatedCardReader(auto_take=True)
         self.host = host or FakeHost()
         self.printer = FakePrinter()
@@ -86,10 +102,10 @@ class Rig:
         cfg = TerminalConfig(data_dir=str(tmp), timeouts=timeouts or TimeoutsConfig())
         self.model = TerminalModel(
             cfg=cfg, devices=Devices(reader=self.reader, epp=epp or FakeEpp(),
-                                     dispenser=FakeDispenser(), printer=self.printer),
+                                     dispenser=dispenser or FakeDispenser(), printer=self.printer),
             host=self.host, screen=self.screen,  # type: ignore[arg-type]
             journal=ElectronicJournal(tmp / "j.jsonl", terminal_id=cfg.terminal_id),
-            stan=StanCounter(tmp / "stan.json"))
+            stan=StanCounter(tmp / "stan.json"), saf=self.saf)
         build_machine(self.model)
         self.states: list[str] = []
         self.model.state_listeners.append(self.states.append)
@@ -213,3 +229,47 @@ async def test_stale_event_is_dropped(tmp_path: Path) -> None:
         rig.model.post("approved", old)
         await asyncio.sleep(0.05)
         assert rig.model.state == "menu"
+
+
+async def withdraw(rig: Rig, whole_units: str = "500") -> None:
+    rig.insert()
+    await rig.until("menu")
+    rig.ui(UiEventKind.OPTION, "withdrawal")
+    await rig.until("amount")
+    for d in whole_units:
+        rig.ui(UiEventKind.KEY, d)
+    rig.ui(UiEventKind.KEY, "ENTER")
+
+
+@pytest.mark.asyncio
+async def test_partial_dispense_queues_a_partial_reversal(tmp_path: Path) -> None:
+    async with Rig(tmp_path, dispenser=FakeDispenser(partial=True)) as rig:
+        await withdraw(rig)
+        await rig.until_states(["card", "pin", "menu", "amount", "authorising", "dispense",
+                                "eject", "idle"])
+    [adv] = rig.saf.advices
+    original = rig.host.requests[0]
+    assert adv["t"] == "0420" and adv["4"] == "000000050000" and adv["95"][:12] == "000000020000"
+    assert adv["90"][:4] == "0200" and adv["90"][4:10] == original["11"]
+    assert "52" not in adv and "35" not in adv
+    receipt = "\n".join(rig.printer.receipts[0].lines)
+    assert "200.00" in receipt and "WILL NOT BE CHARGED" in receipt
+
+
+@pytest.mark.asyncio
+async def test_notes_retracted_reverses_in_full(tmp_path: Path) -> None:
+    async with Rig(tmp_path, dispenser=FakeDispenser(taken=False)) as rig:
+        await withdraw(rig)
+        await rig.until_states(["card", "pin", "menu", "amount", "authorising", "dispense",
+                                "eject", "idle"])
+    [adv] = rig.saf.advices
+    assert "95" not in adv and adv["4"] == "000000050000"
+
+
+@pytest.mark.asyncio
+async def test_no_host_answer_to_a_withdrawal_reverses_it(tmp_path: Path) -> None:
+    async with Rig(tmp_path, host=FakeHost(down=True)) as rig:
+        await withdraw(rig)
+        await rig.until("declined")
+    [adv] = rig.saf.advices
+    assert adv["t"] == "0420" and adv["4"] == "000000050000" and "95" not in adv

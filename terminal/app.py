@@ -147,6 +147,7 @@ class TerminalModel:
         self.txn = Transaction()
         self.pin_digits = 0
         self.fault_reason = ""
+        self.pending_fault = ""
         self.state_listeners: list[Callable[[str], None]] = []
         #: Extra buttons on the idle screen (demo: "insert this test card"): key -> (label, action)
         self.idle_actions: dict[str, tuple[str, Callable[[], None]]] = {}
@@ -265,6 +266,12 @@ class TerminalModel:
     async def on_enter_idle(self, event: Any) -> None:
         self.txn = Transaction()
         self.pin_digits = 0
+        if self.pending_fault:
+            # A device failed during the last customer's session (jammed dispenser...): the
+            # customer got their card back first; now the terminal takes itself out of service.
+            reason, self.pending_fault = self.pending_fault, ""
+            self.post("fault", reason=reason)
+            return
         self._show_idle()
         self._start(self._wait_for_card())
 
@@ -419,6 +426,9 @@ class TerminalModel:
                            dispensed=res.amount_dispensed, outcome=res.outcome.key,
                            notes={str(k): v for k, v in res.notes.items()})
         given = res.amount_dispensed
+        if res.outcome in {DispenseOutcome.JAMMED, DispenseOutcome.PARTIAL,
+                           DispenseOutcome.DEVICE_NOT_READY, DispenseOutcome.CASH_UNIT_ERROR}:
+            self.pending_fault = f"dispenser: {res.outcome.key}"
         if res.outcome is DispenseOutcome.OK or given > 0:
             pres = await self.dev.dispenser.present(lambda e: None)
             if pres.outcome is not PresentOutcome.TAKEN:

@@ -245,8 +245,10 @@ async def withdraw(rig: Rig, whole_units: str = "500") -> None:
 async def test_partial_dispense_queues_a_partial_reversal(tmp_path: Path) -> None:
     async with Rig(tmp_path, dispenser=FakeDispenser(partial=True)) as rig:
         await withdraw(rig)
+        # The customer gets the card back first; then the jammed dispenser takes the terminal
+        # out of service.
         await rig.until_states(["card", "pin", "menu", "amount", "authorising", "dispense",
-                                "eject", "idle"])
+                                "eject", "idle", "out_of_service"])
     [adv] = rig.saf.advices
     original = rig.host.requests[0]
     assert adv["t"] == "0420" and adv["4"] == "000000050000" and adv["95"][:12] == "000000020000"

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "host": ("host.__main__", [], "ISO 8583 host: `sst host serve|seed|journal`"),
     "terminal": ("terminal.__main__", [], "terminal application: `sst terminal run --config F`"),
     "epp": ("devices.__main__", ["epp"], "emulated encrypting PIN pad: `sst epp serve --pty`"),
+    "card": ("devices.__main__", ["card"], "virtual EMV card on vpcd: `sst card serve visa-cvn18`"),
     "keys": ("hsm_sim.ceremony", [], "development key ceremony: `sst keys demo`"),
     "crypto": ("hsm_sim.calculator", [], "payment crypto calculator: `sst crypto pinblock encode ...`"),
 }

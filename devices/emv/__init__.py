@@ -1,0 +1,1 @@
+"""EMV contact: APDU codec, data-object lists, tag dictionary and the terminal kernel."""

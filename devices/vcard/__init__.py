@@ -1,0 +1,1 @@
+"""The virtual EMV card: card application (sans-io), state persistence, faults, vpcd client."""

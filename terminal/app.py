@@ -74,6 +74,8 @@ class Devices:
     dispenser: Any
     printer: Any
     keypad: KeypadPort | None = None
+    #: the chip contacts of the reader (``devices.cardreader.chip.ChipCardReader``), if any
+    chip: Any | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +99,9 @@ class Transaction:
     notes: dict[int, int] = field(default_factory=dict)
     request: FinancialRequest | None = field(default=None, repr=False)
     reversed: bool = False
+    #: "magstripe", "chip" or "fallback" (chip card whose chip failed: entry mode 80x)
+    entry: str = "magstripe"
+    chip_outcome: str = ""
 
 
 class TerminalModel:
@@ -318,6 +323,26 @@ class TerminalModel:
             self._show(ScreenId.MESSAGE, "Card expired", severity="warn")
             self.post("card_bad")
             return
+        if self.dev.chip is not None and t2.service_code[:1] in ("2", "6"):
+            self._start(self._detect_chip())
+            return
+        self.post("card_ok")
+
+    async def _detect_chip(self) -> None:
+        """A chip card: the chip must be used; without a working chip, fall back or refuse."""
+        from devices.cardreader.chip import ChipOutcome
+
+        res = await self.dev.chip.wait_for_card(lambda e: None, timeout=self.cfg.devices.chip_detect_s)
+        if res.outcome is ChipOutcome.OK:
+            self.txn.entry = "chip"
+        elif self.cfg.devices.chip_fallback:
+            self.txn.entry = "fallback"
+        else:
+            self.journal.write("card_bad", reason=f"chip not usable: {res.outcome.key}")
+            self._show(ScreenId.MESSAGE, "Card cannot be read", severity="warn")
+            self.post("card_bad")
+            return
+        self.journal.write("card_entry", entry=self.txn.entry, chip=res.outcome.key)
         self.post("card_ok")
 
     async def on_enter_pin(self, event: Any) -> None:
@@ -382,19 +407,33 @@ class TerminalModel:
     async def _authorise(self) -> None:
         t2 = self.txn.track2
         assert t2 is not None
-        pin_block = await self.dev.epp.get_pin_block(key_name="TPK", fmt="01", pan=t2.pan)
         now = self.now()
         stan = self.stan.next()
+        amount = self.txn.amount if self.txn.kind == "withdrawal" else 0
+        kernel = None
+        icc_data: str | None = None
+        pan, track2, entry_mode = t2.pan, t2.encode(), "021"
+        if self.txn.entry == "fallback":
+            entry_mode = "801"
+        elif self.txn.entry == "chip":
+            kernel, first = await self._chip_first_ac(amount, now, stan)
+            if first is None:
+                return  # the chip path already posted the outcome
+            if kernel is None:  # the chip failed during the transaction: magstripe fallback
+                entry_mode = "801"
+            else:
+                pan, track2, entry_mode = first.pan, first.track2_equivalent, "051"
+                icc_data = first.field55.hex().upper()
+        pin_block = await self.dev.epp.get_pin_block(key_name="TPK", fmt="01", pan=pan)
         self.txn.stan = stan
         self.txn.rrn = now.strftime("%y%j%H") + stan[-5:]  # YYDDDhh + 5 STAN digits = 12
-        amount = self.txn.amount if self.txn.kind == "withdrawal" else 0
         req = FinancialRequest(
-            pan=t2.pan, processing_code="010000" if self.txn.kind == "withdrawal" else "310000",
+            pan=pan, processing_code="010000" if self.txn.kind == "withdrawal" else "310000",
             amount=amount, transmission_datetime=now.strftime("%m%d%H%M%S"), stan=stan,
             local_time=now.strftime("%H%M%S"), local_date=now.strftime("%m%d"), expiry=t2.expiry,
-            pos_entry_mode="021", track2=t2.encode(), rrn=self.txn.rrn,
+            pos_entry_mode=entry_mode, track2=track2, rrn=self.txn.rrn,
             terminal_id=self.cfg.terminal_id, merchant_id=self.cfg.merchant_id,
-            currency=self.cfg.currency, pin_block=pin_block.hex().upper())
+            currency=self.cfg.currency, pin_block=pin_block.hex().upper(), icc_data=icc_data)
         self.txn.request = req
         try:
             fields = await self.host.request(req.to_fields(), timeout=self.cfg.host.timeout_s)
@@ -405,11 +444,75 @@ class TerminalModel:
             if self.txn.kind == "withdrawal":
                 # The host may have approved and debited: reverse it (reason 68: no response).
                 self._reverse(actual_amount=None, reason="68")
+        if kernel is not None:
+            resp = await self._chip_complete(kernel, resp)
         self.txn.response = resp
-        self.journal.write("authorisation", pan=t2.pan, stan=stan, rrn=self.txn.rrn,
+        self.journal.write("authorisation", pan=pan, stan=stan, rrn=self.txn.rrn,
                            kind=self.txn.kind, amount=amount, rc=resp.response_code,
-                           auth_code=resp.auth_code or "")
+                           auth_code=resp.auth_code or "", entry=self.txn.entry)
         self.post("approved" if resp.approved else "declined")
+
+    # -- the chip (EMV) path ---------------------------------------------------------------------
+    def _emv_config(self) -> Any:
+        from devices.emv.kernel import FallbackPolicy
+        from devices.emv.kernel import TerminalConfig as EmvTerminalConfig
+
+        return EmvTerminalConfig(  # 9F1A / 5F2A are n3 in two BCD bytes: "156" -> 01 56
+            country=bytes.fromhex(self.cfg.country.zfill(4)),
+            currency=bytes.fromhex(self.cfg.currency.zfill(4)),
+            ifd_serial=self.cfg.terminal_id.encode()[:8].ljust(8, b"0"),
+            fallback=FallbackPolicy(allow_fallback=self.cfg.devices.chip_fallback))
+
+    async def _chip_first_ac(self, amount: int, now: _dt.datetime, stan: str) -> tuple[Any, Any]:
+        from devices.emv.kernel import EmvKernel, KernelOutcome, TransactionRequest
+
+        kernel = EmvKernel(self.dev.chip, self._emv_config(), _AtmCardholder(self))
+        first = await kernel.start(TransactionRequest(
+            amount=amount, when=now.date(), transaction_type=0x01 if self.txn.kind == "withdrawal"
+            else 0x31, sequence_counter=int(stan)))
+        self.txn.chip_outcome = first.outcome.value
+        self.journal.write("chip_first_ac", outcome=first.outcome.value, reason=first.reason,
+                           tvr=first.tvr.hex().upper())
+        if first.outcome is KernelOutcome.ONLINE_REQUEST:
+            return kernel, first
+        if first.outcome is KernelOutcome.FALLBACK:
+            self.txn.entry = "fallback"
+            return None, _Fallback(self.txn)
+        if first.outcome in {KernelOutcome.CARD_REMOVED, KernelOutcome.CANCELED}:
+            self.post("cancel")
+            return None, None
+        # Declined offline by the card, application blocked, or a technical end.
+        self.txn.response = FinancialResponse(stan=stan, terminal_id=self.cfg.terminal_id,
+                                              response_code="57" if first.outcome is
+                                              KernelOutcome.NOT_ACCEPTED else "06")
+        self.post("declined")
+        return None, None
+
+    async def _chip_complete(self, kernel: Any, resp: FinancialResponse) -> FinancialResponse:
+        from devices.emv.kernel import HostResponse, SecondOutcome
+        from sst.common.tlv import decode_tlv, to_dict
+
+        host: HostResponse | None
+        if resp.response_code == "91" and not resp.approved:
+            host = None  # no answer: the card decides (normally AAC)
+        else:
+            issuer: bytes | None = None
+            scripts = b""
+            if getattr(resp, "icc_data", None):
+                tlvs = decode_tlv(bytes.fromhex(resp.icc_data))
+                issuer = to_dict(tlvs).get(0x91)
+                scripts = b"".join(_raw(t) for t in tlvs if t.tag in (0x71, 0x72))
+            host = HostResponse(approved=resp.approved, arc=resp.response_code.encode(),
+                                issuer_auth_data=issuer, scripts=scripts)
+        second = await kernel.complete(host)
+        self.journal.write("chip_second_ac", outcome=second.outcome.value, reason=second.reason,
+                           reversal=second.reversal_required)
+        if resp.approved and second.outcome is not SecondOutcome.APPROVED:
+            if second.reversal_required:
+                self._reverse(actual_amount=None, reason="06" if second.outcome is
+                              SecondOutcome.DECLINED else "17")
+            return resp.with_code("06")  # the card refused the host's approval: not completed
+        return resp
 
     async def on_enter_dispense(self, event: Any) -> None:
         self._show(ScreenId.DISPENSE, "Please take your cash",
@@ -484,6 +587,12 @@ class TerminalModel:
     async def _eject(self) -> None:
         from devices.cardreader.base import EjectOutcome, EjectRequest
 
+        if self.dev.chip is not None and self.txn.entry == "chip":
+            from devices.cardreader.chip import ChipPowerAction
+
+            with contextlib.suppress(Exception):
+                await self.dev.chip.chip_power(ChipPowerAction.OFF)
+
         res = await self.dev.reader.eject(
             lambda e: None, EjectRequest(taken_timeout=self.cfg.timeouts.eject_s,
                                          retain_if_not_taken=True))
@@ -557,6 +666,42 @@ class TerminalModel:
                 await self._fire("amount_done")
                 return
             self._show_amount()
+
+
+def _raw(t: Any) -> bytes:
+    from sst.common.tlv import encode_tlv
+
+    return encode_tlv([t])
+
+
+class _Fallback:
+    """Stand-in first-AC result for a chip failure that falls back to the magstripe."""
+
+    def __init__(self, txn: Transaction) -> None:
+        t2 = txn.track2
+        assert t2 is not None
+        self.pan, self.track2_equivalent, self.field55 = t2.pan, t2.encode(), b""
+
+
+class _AtmCardholder:
+    """The EMV kernel's cardholder callbacks at an ATM: online PIN only (already entered)."""
+
+    def __init__(self, model: TerminalModel) -> None:
+        self._m = model
+
+    async def choose_application(self, candidates: Any) -> int | None:
+        return 0  # the highest-priority application (candidates come sorted)
+
+    async def online_pin(self) -> bool:
+        return self._m.pin_digits > 0  # the PIN is in the EPP; the block is formed later
+
+    async def offline_pin(self, present: Any, tries_left: int | None) -> Any:
+        from devices.emv.kernel import OfflinePinResult
+
+        return OfflinePinResult.BYPASSED  # no offline PIN at an ATM
+
+    async def signature(self) -> bool:
+        return False
 
 
 def _trigger_query(name: str) -> Callable[[TerminalModel], bool]:

@@ -21,6 +21,13 @@ class DevicesConfig:
     #: control socket of the emulated EPP's keypad (tcp://127.0.0.1:PORT); empty on hardware
     epp_control: str = ""
     card_reader: str = "emulated://"
+    #: chip (EMV contact) reader: "" for none, "emulated://" (in-process slot for tests and
+    #: demos) or "pcsc://<reader name>" (any PC/SC reader, e.g. "pcsc://Virtual PCD 00 00")
+    chip_reader: str = ""
+    #: seconds to wait for the chip contacts after a chip card (service code 2xx/6xx) entered
+    chip_detect_s: float = 3.0
+    #: fall back to the magstripe when the chip of a chip card fails (entry mode 80x)
+    chip_fallback: bool = True
     dispenser: str = "emulated://"
     printer: str = "emulated://"
     #: cassette fill for the emulated dispenser: denomination (minor units) -> notes
@@ -55,6 +62,8 @@ class TerminalConfig:
     currency: str = "156"
     #: ISO 4217 alphabetic code of ``currency`` (the dispenser's cassettes are labelled with it)
     currency_alpha: str = "CNY"
+    #: ISO 3166 numeric country code of the terminal (EMV 9F1A)
+    country: str = "156"
     currency_exponent: int = 2
     language: str = "en"
     data_dir: str = "data"

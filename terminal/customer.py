@@ -39,6 +39,8 @@ class Visit:
     pin: str
     action: str  # "withdrawal" | "balance"
     amount: int = 0
+    #: the card's chip personalisation (a profile id); "" for a magstripe-only visit
+    chip_profile: str = ""
 
     def __repr__(self) -> str:
         return f"Visit(label={self.label!r}, action={self.action!r}, amount={self.amount})"
@@ -54,8 +56,13 @@ class VisitResult:
 
 
 class ScriptedCustomer:
+    """``chip_slot(visit)`` (optional) puts the chip of the visit's card in the chip reader
+    (an in-process slot, or a virtual card connecting to vpcd) and returns a callable that
+    takes it out again when the card is handed back."""
+
     def __init__(self, model: TerminalModel, reader: Any, keypad: Any, *, step_timeout: float = 30.0,
-                 card_factory: Any) -> None:
+                 card_factory: Any, chip_slot: Any = None) -> None:
+        self._chip_slot = chip_slot
         self._m = model
         self._reader = reader
         self._keypad = keypad
@@ -81,6 +88,16 @@ class ScriptedCustomer:
             self._states.get_nowait()
         await self._wait("idle")
         _LOG.info("customer arrives", extra={"visit": v.label, "pan": mask_pan(v.card.pan)})
+        take_chip = None
+        if self._chip_slot is not None and v.chip_profile:
+            take_chip = await self._chip_slot(v)
+        try:
+            return await self._session(v)
+        finally:
+            if take_chip is not None:
+                await take_chip()
+
+    async def _session(self, v: Visit) -> VisitResult:
         self._reader.insert(self._card_factory(v.card))
         got = await self._wait("pin", "eject")
         if got == "eject":

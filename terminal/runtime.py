@@ -63,6 +63,24 @@ async def load_epp_keys(epp: EppDriver, cfg: TerminalConfig) -> None:
     _LOG.info("EPP keys loaded", extra={"tmk_kcv": k.tmk_kcv, "tpk_kcv": k.tpk_kcv})
 
 
+async def _open_chip_reader(url: str) -> Any:
+    """``""`` none, ``emulated://`` an in-process slot, ``pcsc://<reader name>`` PC/SC."""
+    if not url:
+        return None
+    if url.startswith("emulated://"):
+        from devices.vcard.reader import EmulatedChipReader
+
+        chip: Any = EmulatedChipReader()
+    elif url.startswith("pcsc://"):
+        from devices.cardreader.pcsc import PcscChipReader
+
+        chip = PcscChipReader(reader=url[len("pcsc://"):] or None)
+    else:
+        raise ValueError(f"unknown chip reader URL {url!r} (emulated:// or pcsc://<reader>)")
+    await chip.open()
+    return chip
+
+
 @dataclass
 class TerminalRuntime:
     """A running terminal: devices, host link, display and the model."""
@@ -76,6 +94,7 @@ class TerminalRuntime:
     host: Iso8583Client = field(init=False)
     saf: ReversalQueue = field(init=False)
     dispenser: Any = field(init=False)
+    chip: Any = field(init=False, default=None)
     _tasks: list[asyncio.Task[Any]] = field(init=False, default_factory=list)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
@@ -88,6 +107,7 @@ class TerminalRuntime:
         data = Path(cfg.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.reader = EmulatedCardReader(auto_take=True)
+        self.chip = await _open_chip_reader(cfg.devices.chip_reader)
         self.epp = EppDriver(cfg.devices.epp_url)
         await self.epp.open()
         await load_epp_keys(self.epp, cfg)
@@ -129,7 +149,7 @@ class TerminalRuntime:
                                caption=f"SST terminal {cfg.terminal_id}")
         self.model = TerminalModel(
             cfg=cfg, devices=Devices(reader=self.reader, epp=self.epp, dispenser=dispenser,
-                                     printer=printer, keypad=self.keypad),
+                                     printer=printer, keypad=self.keypad, chip=self.chip),
             host=self.host, screen=self.display, journal=journal,
             stan=StanCounter(data / f"stan-{cfg.terminal_id}.json"), saf=self.saf)
         holder.append(self.model)
@@ -169,5 +189,8 @@ class TerminalRuntime:
             await self.host.close()
         with contextlib.suppress(Exception):
             await self.epp.close()
+        if self.chip is not None:
+            with contextlib.suppress(Exception):
+                await self.chip.close()
         with contextlib.suppress(Exception):
             self.display.close()

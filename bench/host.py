@@ -18,6 +18,12 @@ Examples
     .venv/bin/python bench/host.py                    # 10 s, 32 clients
     .venv/bin/python bench/host.py --quick            # a smoke run (about 2 s)
     .venv/bin/python bench/host.py --clients 64 --seconds 20 --durability normal
+    .venv/bin/python bench/host.py --pg               # a temporary PostgreSQL server (fsync on)
+    .venv/bin/python bench/host.py --db 'postgresql://sst@/sst?host=/run/postgresql'
+
+With ``--pg`` the script runs ``initdb`` into a temporary directory and starts its own
+``postgres`` (unix socket only) with the test suite's ``PgServer`` (``tests/host/pg/conftest.py``),
+stopped by pid at the end; ``--db URL`` uses an existing database (its demo rows are reset).
 """
 
 from __future__ import annotations
@@ -73,6 +79,20 @@ async def _echo_serve() -> None:
     print(f'{{"event": "listening", "service": "echo", "port": {port}}}', flush=True)
     async with server:
         await server.serve_forever()
+
+
+def _pg_server_class() -> Any:
+    """``PgServer`` of the test suite (one implementation of the throw-away server)."""
+    import importlib.util  # noqa: PLC0415
+
+    path = _REPO / "tests" / "host" / "pg" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("sst_bench_pg_server", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod.PgServer
 
 
 # ------------------------------------------------------------------ clients
@@ -190,23 +210,38 @@ def _print(res: Result, echo: Result | None) -> None:
     )
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one linear script
     demo = load_demo()
     cat = catalogue(demo)
     seconds = 1.0 if args.quick and args.seconds is None else (args.seconds or 10.0)
     clients = args.clients or (4 if args.quick else 32)
-    with tempfile.TemporaryDirectory(prefix="sst-bench-host-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sst-bench-host-") as tmp, contextlib.ExitStack() as es:
         d = Path(tmp)
-        db = d / "host.db"
+        db = str(d / "host.db")
+        backend = f"SQLite durability={args.durability}"
+        if args.pg:
+            pg = _pg_server_class()(fsync=True)
+            es.callback(pg.stop)
+            pg.start()
+            args.db = pg.create_database("bench")
+        if args.db:
+            db = args.db
+            backend = "PostgreSQL (temporary server, fsync on)" if args.pg else "PostgreSQL"
         subprocess.run(  # noqa: S603, ASYNC221 - our own CLI, once before measuring
-            sst_command("host", "seed", "--demo", "--db", str(db)),
+            sst_command("host", "seed", "--demo", "--db", db),
             check=True,
             stdout=subprocess.DEVNULL,
         )
         # Every card gets plenty of money so withdrawals never run dry during the bench.
-        from host.store.sqlite import SqliteStore  # noqa: PLC0415
+        store: Any
+        if db.startswith(("postgresql://", "postgres://")):
+            from host.store.postgres import PostgresStore  # noqa: PLC0415
 
-        store = SqliteStore(db)
+            store = PostgresStore(db)
+        else:
+            from host.store.sqlite import SqliteStore  # noqa: PLC0415
+
+            store = SqliteStore(db)
         for a in demo["accounts"]:
             store.update("accounts", a["account_no"], {"balance": 10**11})
         store.close()
@@ -233,7 +268,7 @@ async def _run(args: argparse.Namespace) -> int:
                 "--port",
                 "0",
                 "--db",
-                str(db),
+                db,
                 "--log-level",
                 "WARNING",
                 "--durability",
@@ -252,7 +287,7 @@ async def _run(args: argparse.Namespace) -> int:
             per_client = int(seconds * 20000 / max(1, clients)) + 100
             frames = [_requests(cat, c, per_client) for c in range(clients)]
             print(
-                f"bench: {clients} terminals, {seconds:g} s per run, SQLite durability={args.durability}",
+                f"bench: {clients} terminals, {seconds:g} s per run, {backend}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -274,6 +309,7 @@ async def _run(args: argparse.Namespace) -> int:
             for p in (echo, host, hsm):
                 with contextlib.suppress(Exception):
                     p.stop()
+    print(f"ledger: {backend}")
     print(f"{'':12} {'rate':>12}")
     _print(e, None)
     _print(h, e)
@@ -303,6 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("full", "normal"),
         default="full",
         help="host SQLite synchronous mode (default full: fsync per commit)",
+    )
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="use this PostgreSQL database (postgresql://...) instead of a temporary SQLite file",
+    )
+    p.add_argument(
+        "--pg",
+        action="store_true",
+        help="start a temporary PostgreSQL server (initdb in a temp dir, fsync on) and use it",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)

@@ -17,12 +17,15 @@ pairs that sum to zero (customer account against the terminal's settlement accou
 sum of all balances is conserved and the sum of all postings is zero.
 
 ``AdminStore`` is the synchronous operations side (CLI, seeding, journal).
+
+Implementations: :mod:`host.store.sqlite` (embedded default) and :mod:`host.store.postgres`
+(several host instances on one database).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -272,6 +275,11 @@ class LedgerTx(Protocol):
 
     async def store_key(self, name: str, key_lmk: str, kcv: str) -> None: ...
 
+    def risk_connection(self) -> Any:
+        """The DB-API connection this transaction is open on (the risk store runs its counter
+        SQL here, so risk counters commit or roll back with the ledger's postings)."""
+        ...
+
 
 class LedgerStore(Protocol):
     """The host's ledger as the message pipeline sees it (async; one transaction per message)."""
@@ -296,4 +304,8 @@ class AdminStore(Protocol):
     def set_status(self, table: str, key: str, status: str) -> bool: ...
     def journal(self, *, limit: int = 100) -> list[dict[str, Any]]: ...
     def totals(self) -> dict[str, int]: ...
+    def transaction_sync(self) -> AbstractContextManager[None]:
+        """One synchronous transaction around several admin writes (seeding)."""
+        ...
+
     def close(self) -> None: ...

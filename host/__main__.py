@@ -8,8 +8,19 @@ Subcommands:
   cards        list|show|add|block
   accounts     list|show|add|block
   wire-doctor  diagnose a captured ISO 8583 byte stream (``host.iso8583.doctor``)
+  report       risk reports: lvr|str|case|id-expiry|reviews|declines|retention|summary
+  explain      ``explain <rrn>``: which risk rule fired, with which figures
+  otp          ``otp --customer ID``: the simulated SMS outbox (step-up codes, for QA)
+  transfers    ``list|run-due``: 24-hour delayed ATM transfers (credit those due)
+
+``customers`` shows and edits KYC records (ID numbers masked); ``report``, ``explain``, ``otp``,
+``customers`` and ``transfers`` are :mod:`host.auth.riskops`.
 
 Output is human by default, ``--json`` for machines.
+
+``--db`` takes a SQLite file path (the embedded default) or a PostgreSQL URL such as
+``postgresql://sst@/sst?host=/run/postgresql``; several ``serve`` instances may share one
+PostgreSQL database (``host.store.postgres``, imported only when such a URL is given).
 """
 
 from __future__ import annotations
@@ -21,10 +32,10 @@ import importlib
 import json
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host.auth.dispatch import MessageHandler
-from host.auth.pipeline import Authoriser, default_participants
+from host.auth.riskhook import build_authoriser
 from host.config import HostConfig
 from host.seed import catalogue, load_demo, load_profiles, seed_profiles, seed_store
 from host.server import HostServer
@@ -34,7 +45,15 @@ from sst.common.config import ConfigError, load_config, parse_override
 from sst.common.logs import configure_logging
 from sst.common.redact import mask_pan
 
+if TYPE_CHECKING:
+    from host.store.postgres import PostgresStore
+
 __all__ = ["main"]
+
+_DB_HELP = (
+    "ledger: a SQLite file (default host.db) or a PostgreSQL URL, "
+    "e.g. postgresql://user@/dbname?host=/path/to/socketdir"
+)
 
 #: Entity -> (table, columns shown by ``list``, columns ``add`` takes, required for ``add``).
 _ENTITIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -85,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--hsm", metavar="HOST:PORT", help="payShield-compatible HSM (default 127.0.0.1:1500)"
     )
-    s.add_argument("--db", help="SQLite ledger file (default host.db)")
+    s.add_argument("--db", help=_DB_HELP)
     s.add_argument(
         "--durability",
         choices=("full", "normal"),
@@ -102,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     d = sub.add_parser("seed", help="create the ledger and load seed data")
-    d.add_argument("--db", required=True, help="SQLite ledger file to create or refresh")
+    d.add_argument("--db", required=True, help=_DB_HELP + " (created or refreshed)")
     d.add_argument(
         "--demo", action="store_true", help="load the demo catalogue (TEST keys and cards)"
     )
@@ -115,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print the catalogue as JSON")
 
     j = sub.add_parser("journal", help="print the message journal")
-    j.add_argument("--db", required=True)
+    j.add_argument("--db", required=True, help=_DB_HELP)
     j.add_argument("--limit", type=int, default=50)
     j.add_argument("--json", action="store_true")
 
@@ -123,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         e = sub.add_parser(name, help=f"{name}: list, show, add, block")
         e.add_argument("action", choices=("list", "show", "add", "block", "unblock"))
         e.add_argument("args", nargs="*", help="show/block: the key; add: KEY=VALUE pairs")
-        e.add_argument("--db", required=True)
+        e.add_argument("--db", required=True, help=_DB_HELP)
         e.add_argument("--limit", type=int, default=100)
         e.add_argument("--json", action="store_true")
 
@@ -152,8 +171,40 @@ def _serve_config(ns: argparse.Namespace) -> HostConfig:
     return load_config(HostConfig, ns.config, over)
 
 
+def _is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def _db_label(db: str) -> str:
+    """``--db`` as shown to people: a PostgreSQL URL without its password.
+
+    >>> _db_label("postgresql://sst:secret@127.0.0.1/sst"), _db_label("data/host.db")
+    ('postgresql://sst:***@127.0.0.1/sst', 'data/host.db')
+    """
+    if not _is_postgres(db):
+        return db
+    scheme, _, rest = db.partition("://")
+    creds, at, where = rest.rpartition("@")
+    if at and ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}{at}{where}"
+
+
+def _open_store(
+    db: str, *, durability: str = "full", pool_size: int = 10
+) -> SqliteStore | PostgresStore:
+    """The ledger named by ``--db``: a PostgreSQL URL or a SQLite file path."""
+    if _is_postgres(db):
+        from host.store.postgres import PostgresStore  # noqa: PLC0415 - optional driver
+
+        return PostgresStore(db, max_size=pool_size)
+    return SqliteStore(db, durability=durability)
+
+
 async def _serve(cfg: HostConfig) -> int:
-    store = SqliteStore(cfg.db, durability=cfg.durability)
+    store = _open_store(cfg.db, durability=cfg.durability, pool_size=cfg.db_pool_size)
+    if not isinstance(store, SqliteStore):
+        await store.open()
     hsm = HsmClient(
         cfg.hsm.host,
         cfg.hsm.port,
@@ -161,7 +212,7 @@ async def _serve(cfg: HostConfig) -> int:
         pool_size=cfg.hsm.pool_size,
         timeout=cfg.hsm.timeout_s,
     )
-    authoriser = Authoriser(store, default_participants(store, hsm))
+    authoriser, _risk = build_authoriser(store, hsm, cfg)
     server = HostServer(
         MessageHandler(authoriser=authoriser, store=store, hsm=hsm, timeout=cfg.hsm.timeout_s)
     )
@@ -180,7 +231,10 @@ async def _serve(cfg: HostConfig) -> int:
         await server.close()
         with contextlib.suppress(Exception):
             await hsm.close()
-        store.close()
+        if isinstance(store, SqliteStore):
+            store.close()
+        else:
+            await store.aclose()
     return 0
 
 
@@ -204,7 +258,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 def _entity(ns: argparse.Namespace) -> int:  # noqa: PLR0911, PLR0912 - one branch per action
     table, shown, required = _ENTITIES[ns.cmd]
-    store = SqliteStore(ns.db)
+    store = _open_store(ns.db)
     try:
         if ns.action == "list":
             rows = [_public(r) for r in store.list_rows(table, limit=ns.limit)]
@@ -286,27 +340,30 @@ def _wire_doctor(rest: list[str]) -> int:
 
 
 def _seed(ns: argparse.Namespace) -> int:
-    store = SqliteStore(ns.db)
+    store = _open_store(ns.db)
     try:
         did = False
         if ns.demo or ns.demo_file:
             demo = load_demo(ns.demo_file)
-            seed_store(store, demo)
+            seed_store(store, demo)  # type: ignore[arg-type]  # seed.py: SqliteStore -> AdminStore
             did = True
             if ns.json:
                 print(json.dumps(catalogue(demo), indent=2))
             else:
                 print(
-                    f"seeded {ns.db}: {len(demo['cards'])} cards, {len(demo['terminals'])} terminals (TEST keys)"
+                    f"seeded {_db_label(ns.db)}: {len(demo['cards'])} cards, {len(demo['terminals'])} terminals (TEST keys)"
                 )
         if ns.profiles:
             profiles = load_profiles(ns.profiles)
-            seed_profiles(store, profiles)
+            seed_profiles(store, profiles)  # type: ignore[arg-type]
             did = True
             if not ns.json:
-                print(f"seeded {ns.db}: {len(profiles)} card profiles from {ns.profiles}")
+                label = _db_label(ns.db)
+                print(f"seeded {label}: {len(profiles)} card profiles from {ns.profiles}")
         if not did:
-            print(f"created {ns.db} (empty ledger); use --demo or --profiles for data")
+            if not isinstance(store, SqliteStore):
+                store.ensure_schema()
+            print(f"created {_db_label(ns.db)} (empty ledger); use --demo or --profiles for data")
     finally:
         store.close()
     return 0
@@ -316,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return pe
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["wire-doctor"]:
         return _wire_doctor(args[1:])
+    if args[:1] and args[0] in ("report", "explain", "otp", "customers", "transfers"):
+        from host.auth import riskops  # noqa: PLC0415 - operator commands load on demand
+
+        return riskops.main(args)
     ns = _parser().parse_args(args)
     try:
         if ns.cmd == "serve":
@@ -325,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return pe
         if ns.cmd == "seed":
             return _seed(ns)
         if ns.cmd == "journal":
-            store = SqliteStore(ns.db)
+            store = _open_store(ns.db)
             try:
                 rows = store.journal(limit=ns.limit)
             finally:

@@ -7,6 +7,12 @@ account and balance, and terminals with their clear test TPK.
 
 Every terminal gets a settlement account ``SETTLE-<terminal id>`` that receives the opposite of
 each customer posting made at that terminal (double entry: the sum of all balances is conserved).
+The suspense account ``SUSPENSE-XFER24H`` holds ATM transfers the risk engine delays for 24 h.
+
+KYC (risk engine, ``host.risk``): each demo customer's identity elements, resident ID number
+(encrypted with the configured TEST data key, see ``host.config.RiskSettings``), expiry, risk
+grade and each account's class go to the ``risk_*`` tables of the same SQLite file; cards are
+linked by their non-reversible card reference.
 
 Card profiles (``sst host seed --profiles DIR``): one TOML file per card, ``*.toml``::
 
@@ -35,20 +41,41 @@ The card-profile format of ``devices/`` is the reference once it exists; this lo
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from host.auth.ledger import TRANSFER_SUSPENSE
+from host.config import RiskSettings
+from host.risk.kyc import (
+    AccountClass,
+    AccountLink,
+    CustomerRecord,
+    Gender,
+    IdType,
+    IdVault,
+    VerificationMethod,
+)
+from host.risk.model import RiskGrade
+from host.risk.records import CardLink, card_ref
+from host.risk.store_sqlite import SqliteRiskStore
 from host.store.sqlite import SqliteStore
+from sst.common.redact import mask_pan
 
 __all__ = [
     "catalogue",
+    "kyc_record",
     "load_demo",
     "load_profiles",
+    "seed_kyc",
     "seed_profiles",
     "seed_store",
     "settlement_account",
 ]
+
+#: Relationship start of the demo customers (also their last ID verification).
+_DEMO_ONBOARDED = date(2020, 1, 6)
 
 
 def settlement_account(terminal_id: str) -> str:
@@ -104,8 +131,80 @@ def _card_row(c: dict[str, Any], account_no: str) -> dict[str, Any]:
     }
 
 
-def seed_store(store: SqliteStore, demo: dict[str, Any]) -> None:
-    """Insert (or reset) every demo row in one transaction; running it twice is harmless."""
+def kyc_record(c: dict[str, Any], vault: IdVault) -> CustomerRecord:
+    """A demo customer's KYC record (the ID number is validated, encrypted and masked)."""
+    id_type = IdType(c.get("id_type", "CN_RIC"))
+    grade = RiskGrade(c.get("risk_grade", "LOW"))
+    expiry = str(c.get("id_expiry", ""))
+    return CustomerRecord(
+        customer_id=c["customer_id"],
+        name=c["name"],
+        gender=Gender(c.get("gender", "U")),
+        nationality=c.get("nationality", "CN"),
+        occupation=c.get("occupation", ""),
+        address=c.get("address", ""),
+        contact_phone=c.get("phone", ""),
+        id_type=id_type,
+        id_number=vault.protect(id_type, str(c["id_number"])),
+        id_expiry=date.fromisoformat(expiry) if expiry else None,
+        id_verified_at=datetime.combine(_DEMO_ONBOARDED, datetime.min.time(), UTC),
+        id_verification_method=VerificationMethod.COUNTER_IN_PERSON,
+        risk_grade=grade,
+        grade_reviewed_at=date(2026, 7, 1),
+        next_review_due=date(2027, 1, 1) if grade is RiskGrade.HIGH else date(2029, 7, 1),
+        relationship_start=_DEMO_ONBOARDED,
+    )
+
+
+def seed_kyc(store: SqliteStore, demo: dict[str, Any], *, vault: IdVault | None = None) -> int:
+    """KYC records, account classes and card links of the demo customers that have an ID.
+
+    Returns the number of customers written. Runs in its own transaction (re-running resets).
+    """
+    vault = vault or IdVault(
+        key=bytes.fromhex(RiskSettings().id_key), salt=RiskSettings().id_salt.encode()
+    )
+    risk = SqliteRiskStore(store.connection)  # creates the risk tables outside any transaction
+    kyc = [c for c in demo["customers"] if c.get("id_number")]
+    known = {c["customer_id"] for c in kyc}
+    with store.transaction_sync():
+        for c in kyc:
+            risk.put_customer(kyc_record(c, vault))
+        for a in demo["accounts"]:
+            if a["customer_id"] in known:
+                risk.put_account(
+                    AccountLink(
+                        account_no=a["account_no"],
+                        customer_id=a["customer_id"],
+                        account_class=AccountClass(a.get("account_class", "I")),
+                    )
+                )
+        owner = {a["account_no"]: a["customer_id"] for a in demo["accounts"]}
+        for card in demo["cards"]:
+            cid = owner.get(card["account_no"], "")
+            if cid in known:
+                risk.put_card(
+                    CardLink(
+                        card=card_ref(card["pan"]),
+                        customer_id=cid,
+                        account_no=card["account_no"],
+                        pan_masked=mask_pan(card["pan"]),
+                    )
+                )
+    return len(kyc)
+
+
+def seed_store(store: SqliteStore, demo: dict[str, Any], *, vault: IdVault | None = None) -> None:
+    """Insert (or reset) every demo row in one transaction; running it twice is harmless.
+
+    Then the demo customers' KYC records (:func:`seed_kyc`, SQLite stores only).
+    """
+    _seed_ledger(store, demo)
+    if isinstance(store, SqliteStore):
+        seed_kyc(store, demo, vault=vault)
+
+
+def _seed_ledger(store: SqliteStore, demo: dict[str, Any]) -> None:
     with store.transaction_sync():
         for name, k in demo.get("keys", {}).items():
             store.upsert("keys", {"name": name, "key_lmk": k["key_lmk"], "kcv": k["kcv"]})
@@ -141,6 +240,18 @@ def seed_store(store: SqliteStore, demo: dict[str, Any]) -> None:
                 },
             )
             store.upsert("terminals", _terminal_row(t))
+        store.upsert(
+            "accounts",
+            {
+                "account_no": TRANSFER_SUSPENSE,
+                "customer_id": None,
+                "currency": demo["accounts"][0]["currency"] if demo["accounts"] else "156",
+                "balance": 0,
+                "held": 0,
+                "kind": "settlement",
+                "status": "active",
+            },
+        )
         for c in demo["cards"]:
             store.upsert("cards", _card_row(c, c["account_no"]))
 
@@ -196,6 +307,7 @@ def seed_profiles(store: SqliteStore, profiles: list[dict[str, Any]]) -> None:
 def catalogue(demo: dict[str, Any]) -> dict[str, Any]:
     """The JSON catalogue of the wire contract (extra keys are allowed)."""
     accounts = {a["account_no"]: a for a in demo["accounts"]}
+    customers = {c["customer_id"]: c for c in demo["customers"]}
     return {
         "warning": demo.get("meta", {}).get("warning", "TEST KEYS AND CARDS ONLY"),
         "cards": [
@@ -210,6 +322,10 @@ def catalogue(demo: dict[str, Any]) -> dict[str, Any]:
                 "currency": accounts[c["account_no"]]["currency"],
                 "pin_method": c["pin_method"],
                 "label": c.get("label", ""),
+                "customer_id": accounts[c["account_no"]]["customer_id"],
+                "risk_grade": customers.get(accounts[c["account_no"]]["customer_id"], {}).get(
+                    "risk_grade", ""
+                ),
             }
             for c in demo["cards"]
         ],

@@ -154,7 +154,9 @@ class MessageHandler:
 
     async def _reversal(self, fields: Fields) -> Fields:
         req = ReversalRequest.from_fields(fields)
-        outcome = await commit_reversal(self._store, req)
+        outcome = await commit_reversal(
+            self._store, req, hooks=self._auth.hooks, at=self._auth.now()
+        )
         _LOG.info(
             "reversal",
             extra={

@@ -10,14 +10,24 @@ PostgreSQL with row locks) gets the same arithmetic:
 * a duplicate (terminal, STAN, local date, message class) returns the stored response;
 * a reversal restores ``amount - actual amount`` minus what was already reversed, so a repeat,
   a second reversal or an 0400 after an 0420 restores nothing more (idempotent); a reversal of
-  an unknown or declined original is acknowledged (00) and recorded with its reason.
+  an unknown or declined original is acknowledged (00) and recorded with its reason;
+* an approved transfer that a ledger hook holds (``ctx.transfer_pending``: the risk engine's
+  24-hour delay for ATM transfers to another person's account) debits the payer and credits
+  the suspense account :data:`TRANSFER_SUSPENSE`; :func:`credit_due_transfer` later moves it to
+  the payee, and a full reversal before then gives it back (a void is a full 0400 reversal).
+
+Ledger hooks (:class:`LedgerHook`) see every financial message and every reversal inside the
+same transaction: the risk store moves and restores its counters there, and may turn an
+approval into a decline (a race for the last allowance: 00 becomes 61/65) before anything is
+posted.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from host.iso8583.messages import (
     Balance,
@@ -44,7 +54,18 @@ from sst.common.redact import mask_pan
 if TYPE_CHECKING:
     from host.auth.pipeline import AuthContext
 
-__all__ = ["Outcome", "commit_financial", "commit_reversal", "message_key"]
+__all__ = [
+    "TRANSFER_SUSPENSE",
+    "LedgerHook",
+    "Outcome",
+    "commit_financial",
+    "commit_reversal",
+    "credit_due_transfer",
+    "message_key",
+]
+
+#: Internal account holding transfers the risk engine delays for 24 h (kind ``settlement``).
+TRANSFER_SUSPENSE = "SUSPENSE-XFER24H"
 
 _REASONS = {"51": "insufficient funds", "75": "PIN tries exhausted"}
 #: Original message classes a reversal may undo.
@@ -57,6 +78,36 @@ class Outcome:
     reason: str
     response: dict[str, str] = field(repr=False)
     duplicate: bool = False
+
+
+class LedgerHook(Protocol):
+    """Called inside the ledger's transaction (one per message); must not suspend."""
+
+    async def financial(
+        self, tx: LedgerTx, ctx: AuthContext, response_code: str, reason: str
+    ) -> tuple[str, str]:
+        """See the ledger's answer before anything is posted; return the final (code, reason).
+
+        Sets ``ctx.additional_response`` (field 44) when it has something to say.
+        """
+        ...
+
+    async def reversal_refused(
+        self, tx: LedgerTx, req: ReversalRequest, original: AuthorisationRecord, at: datetime
+    ) -> str | None:
+        """A reason when this original may not be reversed any more (else None)."""
+        ...
+
+    async def reversed(
+        self,
+        tx: LedgerTx,
+        req: ReversalRequest,
+        original: AuthorisationRecord,
+        restored: int,
+        at: datetime,
+    ) -> None:
+        """``restored`` minor units of ``original`` were just given back (> 0, once)."""
+        ...
 
 
 def message_key(req: FinancialRequest | ReversalRequest) -> MessageKey:
@@ -109,7 +160,11 @@ def _record(
 
 
 async def commit_financial(  # noqa: PLR0912, PLR0915 - the rule table of one message
-    store: LedgerStore, ctx: AuthContext, *, statement_entries: int = 10
+    store: LedgerStore,
+    ctx: AuthContext,
+    *,
+    statement_entries: int = 10,
+    hooks: tuple[LedgerHook, ...] = (),
 ) -> Outcome:
     """Apply an 0100/0200/0220 in one transaction and return the response to send."""
     req = ctx.request
@@ -138,6 +193,8 @@ async def commit_financial(  # noqa: PLR0912, PLR0915 - the rule table of one me
         tt = req.transaction_type
         own = card.account_no if card is not None else None
         wanted = [a for a in (own, settle, req.account_from, req.account_to) if a]
+        if ctx.transfer_pending:
+            wanted.append(TRANSFER_SUSPENSE)
         accounts = await tx.lock_accounts(wanted) if card is not None else {}
         acc = accounts.get(own or "")
         moves: list[tuple[str, int]] = []  # (account, amount) pairs summing to zero
@@ -190,6 +247,12 @@ async def commit_financial(  # noqa: PLR0912, PLR0915 - the rule table of one me
                     rc, reason = "13", "transfer to the same account"
                 elif src.available < req.amount:
                     rc = "51"
+                elif ctx.transfer_pending:
+                    if TRANSFER_SUSPENSE not in accounts:
+                        rc, reason = "96", "no transfer suspense account"
+                    else:
+                        moves = [(src.account_no, -req.amount), (TRANSFER_SUSPENSE, req.amount)]
+                        acc = src
                 else:
                     moves = [(src.account_no, -req.amount), (dst.account_no, req.amount)]
                     acc = src
@@ -210,6 +273,8 @@ async def commit_financial(  # noqa: PLR0912, PLR0915 - the rule table of one me
         if rc == "00" and moves and not settle and req.transaction_type != "40":
             rc, reason = "96", "terminal has no settlement account"
             moves = []
+        for hook in hooks:
+            rc, reason = await hook.financial(tx, ctx, rc, reason)
         if rc != "00":
             moves, hold, capture_hold = [], 0, None
             reason = reason or _REASONS.get(rc, "")
@@ -228,6 +293,7 @@ async def commit_financial(  # noqa: PLR0912, PLR0915 - the rule table of one me
             else (),
             additional_data=statement,
             icc_data=ctx.icc_response,
+            additional_response=ctx.additional_response,
         ).to_fields()
         auth_id = await tx.insert_message(
             _record(
@@ -248,8 +314,17 @@ async def commit_financial(  # noqa: PLR0912, PLR0915 - the rule table of one me
     return Outcome(response_code=rc, reason=reason, response=resp)
 
 
-async def commit_reversal(store: LedgerStore, req: ReversalRequest) -> Outcome:
-    """Apply an 0400/0420/0421 in one transaction; always acknowledged once recorded."""
+async def commit_reversal(
+    store: LedgerStore,
+    req: ReversalRequest,
+    *,
+    hooks: tuple[LedgerHook, ...] = (),
+    at: datetime | None = None,
+) -> Outcome:
+    """Apply an 0400/0420/0421 in one transaction; always acknowledged once recorded.
+
+    Hooks may refuse (a delayed transfer already credited) and learn what was restored.
+    """
     async with store.transaction() as tx:
         dup = await tx.find_message(message_key(req))
         if dup is not None:
@@ -265,7 +340,17 @@ async def commit_reversal(store: LedgerStore, req: ReversalRequest) -> Outcome:
             message_classes=_REVERSIBLE,
             transmission_datetime=req.original_transmission_datetime,
         )
-        reason, account_no = await _reverse(tx, req, original)
+        refused = None
+        if original is not None and at is not None:
+            for hook in hooks:
+                refused = refused or await hook.reversal_refused(tx, req, original, at)
+        if refused is not None:
+            reason, account_no, restored = refused, original.account_no if original else None, 0
+        else:
+            reason, account_no, restored = await _reverse(tx, req, original)
+        if restored > 0 and original is not None and at is not None:
+            for hook in hooks:
+                await hook.reversed(tx, req, original, restored, at)
         balances: tuple[Balance, ...] = ()
         if account_no:
             acc = (await tx.lock_accounts([account_no])).get(account_no)
@@ -282,18 +367,18 @@ async def commit_reversal(store: LedgerStore, req: ReversalRequest) -> Outcome:
 
 async def _reverse(  # noqa: PLR0911 - one early answer per reversal case
     tx: LedgerTx, req: ReversalRequest, original: AuthorisationRecord | None
-) -> tuple[str, str | None]:
-    """Restore what the original still owes; returns (reason, customer account)."""
+) -> tuple[str, str | None, int]:
+    """Restore what the original still owes; returns (reason, customer account, restored)."""
     if original is None:
-        return "original not found: recorded", None
+        return "original not found: recorded", None, 0
     if original.response_code != "00":
-        return "original was declined: nothing to restore", original.account_no
+        return "original was declined: nothing to restore", original.account_no, 0
     if original.amount != req.amount:
-        return "amount differs from the original: nothing restored", original.account_no
+        return "amount differs from the original: nothing restored", original.account_no, 0
     target = original.amount - req.actual_amount
     delta = target - original.reversed_amount
     if delta <= 0:
-        return "already reversed", original.account_no
+        return "already reversed", original.account_no, 0
     hold = await tx.open_hold_of(original.auth_id)
     if hold is not None:  # an authorisation: shrink the hold to what was actually used
         await tx.close_hold(hold.hold_id, HoldStatus.RELEASED)
@@ -301,12 +386,12 @@ async def _reverse(  # noqa: PLR0911 - one early answer per reversal case
         if keep > 0:
             await tx.add_hold(auth_id=original.auth_id, account_no=hold.account_no, amount=keep)
         await tx.add_reversed(original.auth_id, delta)
-        return f"hold released: {delta}", original.account_no
+        return f"hold released: {delta}", original.account_no, delta
     postings = await tx.postings_of(original.auth_id)
     postings = [p for p in postings if p.amount != 0]
     if not postings:
         await tx.add_reversed(original.auth_id, delta)
-        return "nothing was posted: recorded", original.account_no
+        return "nothing was posted: recorded", original.account_no, delta
     per_unit = {
         p.account_no: (1 if p.amount > 0 else -1)
         for p in postings
@@ -316,9 +401,26 @@ async def _reverse(  # noqa: PLR0911 - one early answer per reversal case
     for no, sign in per_unit.items():
         acc = accounts.get(no)
         if sign > 0 and acc is not None and acc.kind == "customer" and acc.available < delta:
-            return f"not reversible: funds already moved from {no}", original.account_no
+            return f"not reversible: funds already moved from {no}", original.account_no, 0
     for no, sign in per_unit.items():
         await tx.post(auth_id=original.auth_id, account_no=no, amount=-sign * delta)
     await tx.add_reversed(original.auth_id, delta)
     partial = " (partial)" if req.actual_amount else ""
-    return f"restored {delta}{partial}", original.account_no
+    return f"restored {delta}{partial}", original.account_no, delta
+
+
+async def credit_due_transfer(
+    tx: LedgerTx, *, original: AuthorisationRecord, payee_account: str, amount: int
+) -> str:
+    """Move a delayed transfer from :data:`TRANSFER_SUSPENSE` to the payee (inside ``tx``).
+
+    The postings carry the original transfer's ``auth_id``. Returns ``""`` when done, else why not.
+    """
+    accounts = await tx.lock_accounts([TRANSFER_SUSPENSE, payee_account])
+    if payee_account not in accounts or TRANSFER_SUSPENSE not in accounts:
+        return "payee or suspense account missing"
+    if accounts[TRANSFER_SUSPENSE].balance < amount:
+        return "suspense account does not hold the amount"
+    await tx.post(auth_id=original.auth_id, account_no=TRANSFER_SUSPENSE, amount=-amount)
+    await tx.post(auth_id=original.auth_id, account_no=payee_account, amount=amount)
+    return ""

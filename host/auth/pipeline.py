@@ -1,11 +1,18 @@
 """The authorisation pipeline: participants prepare, one ledger transaction commits.
 
 Participants run in order (HSM-3); each may decline by setting a field 39 code with a reason
-(declines are values, never exceptions). HSM work (PIN verification, PIN change, ARQC) happens
+(declines are values, never exceptions). After a decline only participants that declare
+``after_decline = True`` still run (the risk participant, which records every decline so that
+``sst host explain <rrn>`` can say why). HSM work (PIN verification, PIN change, ARQC) happens
 in the prepare phase, outside any database transaction. The ledger rules of
 :mod:`host.auth.ledger` then apply the PIN-try update, postings, holds and the message record in
 **one** transaction, and the response is built from what was committed (so a race for the last
 funds still answers 51 correctly, and a duplicate gets the stored original response).
+Ledger hooks (:class:`host.auth.ledger.LedgerHook`, e.g. the risk engine's counters) run inside
+that same transaction.
+
+The participant list is configuration (``HostConfig.participants``): names from
+:data:`PARTICIPANTS`, built by :func:`default_participants`.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 
 from host.auth import ledger as _ledger
 from host.iso8583.messages import FinancialRequest, FinancialResponse
@@ -24,7 +32,12 @@ from hsm_sim.protocol import HsmError, HsmResult, HsmService, account_number_fro
 from sst.common import tlv as _tlv
 from sst.common.redact import mask_pan
 
+if TYPE_CHECKING:
+    from host.risk.records import Decision
+
 __all__ = [
+    "DEFAULT_PARTICIPANTS",
+    "PARTICIPANTS",
     "AuthContext",
     "Authoriser",
     "CardCheck",
@@ -63,6 +76,9 @@ class AuthContext:
     new_offset: str | None = field(default=None, repr=False)
     icc_response: str | None = None
     trace: list[str] = field(default_factory=list)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    risk: Decision | None = None
+    additional_response: str | None = None  # field 44 of the answer (set by a ledger hook)
 
     def decline(self, code: str, reason: str) -> None:
         self.response_code, self.reason = code, reason
@@ -71,8 +87,16 @@ class AuthContext:
     def declined(self) -> bool:
         return self.response_code != "00"
 
+    @property
+    def transfer_pending(self) -> bool:
+        """An approved transfer the risk engine holds for 24 h (credited by ``run-due``)."""
+        return self.risk is not None and self.risk.pending_until is not None
+
 
 class Participant(Protocol):
+    """One step of the authorisation (HSM-3). ``after_decline = True`` (optional class
+    attribute) makes it run even when an earlier participant declined."""
+
     name: str
 
     async def prepare(self, ctx: AuthContext) -> None: ...
@@ -374,15 +398,37 @@ class ChipCheck:
             )
 
 
-def default_participants(store: LedgerStore, hsm: HsmService) -> list[Participant]:
-    return [
-        TerminalCheck(store),
-        CardCheck(store),
-        TransactionTypeCheck(),
-        ChipCheck(store, hsm),
-        PinCheck(store, hsm),
-        PinChange(store, hsm),
-    ]
+#: Every participant name the configuration may list, in their usual order.
+PARTICIPANTS = ("terminal", "card", "transaction-type", "chip", "pin", "risk", "pin-change")
+#: The default list (``HostConfig.participants``): all of them, the risk engine after PinCheck.
+DEFAULT_PARTICIPANTS = PARTICIPANTS
+
+
+def default_participants(
+    store: LedgerStore,
+    hsm: HsmService,
+    *,
+    names: Sequence[str] = DEFAULT_PARTICIPANTS,
+    risk: Participant | None = None,
+) -> list[Participant]:
+    """Build the configured participant list in the configured order.
+
+    ``risk`` is the risk participant (``host.risk.RiskParticipant``); when it is None the name
+    ``risk`` is skipped (stores without a risk store, and tests of the plain ledger).
+    """
+    unknown = [n for n in names if n not in PARTICIPANTS]
+    if unknown:
+        raise ValueError(f"unknown participant(s): {', '.join(unknown)}")
+    factories: dict[str, Callable[[], Participant | None]] = {
+        "terminal": lambda: TerminalCheck(store),
+        "card": lambda: CardCheck(store),
+        "transaction-type": TransactionTypeCheck,
+        "chip": lambda: ChipCheck(store, hsm),
+        "pin": lambda: PinCheck(store, hsm),
+        "risk": lambda: risk,
+        "pin-change": lambda: PinChange(store, hsm),
+    }
+    return [p for p in (factories[n]() for n in names) if p is not None]
 
 
 class Authoriser:
@@ -394,14 +440,22 @@ class Authoriser:
         participants: Sequence[Participant],
         *,
         statement_entries: int = 10,
+        hooks: Sequence[_ledger.LedgerHook] = (),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._store = store
         self._participants = list(participants)
         self._statement_entries = statement_entries
+        self.hooks: tuple[_ledger.LedgerHook, ...] = tuple(hooks)
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     @property
     def store(self) -> LedgerStore:
         return self._store
+
+    def now(self) -> datetime:
+        """The host's clock (injected: tests move it to cross days and the 24-hour delay)."""
+        return self._clock()
 
     async def authorise(self, req: FinancialRequest) -> FinancialResponse:
         start = time.monotonic()
@@ -409,14 +463,14 @@ class Authoriser:
         dup = await self._store.get_response(key)
         if dup is not None:
             return self._replay(req, dup)
-        ctx = AuthContext(request=req)
+        ctx = AuthContext(request=req, at=self.now())
         for p in self._participants:
+            if ctx.declined and not getattr(p, "after_decline", False):
+                continue
             await p.prepare(ctx)
             ctx.trace.append(p.name)
-            if ctx.declined:
-                break
         outcome = await _ledger.commit_financial(
-            self._store, ctx, statement_entries=self._statement_entries
+            self._store, ctx, statement_entries=self._statement_entries, hooks=self.hooks
         )
         if outcome.duplicate:
             return self._replay(req, outcome.response)

@@ -16,6 +16,12 @@ request                      response                     MTIs
 
 Private-field conventions (see ``docs/iso8583.md``):
 
+* field 18 (0100/0200, optional): merchant type (MCC); the risk engine maps 6011 to ATM;
+* field 44 (0110/0210): additional response data from the risk engine (``docs/risk.md``):
+  ``SU<OTP|FP|VID>:<challenge id>`` on a 1A (step-up required), ``PENDING24H:<due>`` on an
+  approved ATM transfer to another person's account (credited when due, revocable before),
+  ``IDEXPIRED:<yyyymmdd>`` on an approval inside the ID-expiry grace period;
+* field 48 (0200 retry after a 1A): step-up evidence ``SU<factor>:<challenge id>:<value>``;
 * field 48 (0210, processing code 38): the mini-statement, :func:`format_statement` entries;
 * field 48 (0800/0810, network code 161): key change, request ``TPK``/``TAK``/``TPKTAK``,
   response :func:`format_key_blocks` entries (key type, key under the TMK, KCV);
@@ -323,6 +329,7 @@ class FinancialRequest:
     currency: str
     pin_block: str = field(default="", repr=False)
     mti: str = "0200"
+    merchant_type: str | None = None
     pos_condition: str | None = None
     auth_code: str | None = None
     additional_data: str | None = None
@@ -350,6 +357,8 @@ class FinancialRequest:
         _digits(self.expiry, "14", 4)
         _digits(self.pos_entry_mode, "22", 3)
         _digits(self.currency, "49", 3)
+        if self.merchant_type is not None:
+            _digits(self.merchant_type, "18", 4)
         if len(self.terminal_id) != 8:
             raise MessageError("terminal id must be 8 characters", field="41")
         if len(self.rrn) != 12:
@@ -408,6 +417,7 @@ class FinancialRequest:
             "42": self.merchant_id,
             "49": self.currency,
         }
+        _put(out, "18", self.merchant_type)
         _put(out, "25", self.pos_condition)
         _put(out, "35", self.track2)
         _put(out, "38", self.auth_code)
@@ -444,6 +454,7 @@ class FinancialRequest:
             merchant_id=_need(f, "42"),
             currency=_need(f, "49"),
             pin_block=f.get("52", ""),
+            merchant_type=_opt(f, "18"),
             pos_condition=_opt(f, "25"),
             auth_code=_opt(f, "38"),
             additional_data=_opt(f, "48"),
@@ -459,7 +470,7 @@ class FinancialRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class FinancialResponse:
-    """0110 / 0210 / 0230: the request's echo fields plus 38, 39 and 54 (and 48, 55 when used)."""
+    """0110 / 0210 / 0230: the request's echo fields, 38, 39, 54 (and 44, 48, 55 when used)."""
 
     mti: str = "0210"
     pan: str | None = None
@@ -477,10 +488,13 @@ class FinancialResponse:
     icc_data: str | None = field(default=None, repr=False)
     account_from: str | None = None
     account_to: str | None = None
+    additional_response: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.response_code) != 2:
             raise MessageError("response code must be 2 characters", field="39")
+        if self.additional_response is not None and len(self.additional_response) > 25:
+            raise MessageError("field 44 is at most 25 characters", field="44")
 
     def __repr__(self) -> str:
         return (
@@ -517,6 +531,7 @@ class FinancialResponse:
         balances: tuple[Balance, ...] = (),
         additional_data: str | None = None,
         icc_data: str | None = None,
+        additional_response: str | None = None,
     ) -> FinancialResponse:
         return cls(
             mti=response_mti(req.mti),
@@ -535,6 +550,7 @@ class FinancialResponse:
             icc_data=icc_data,
             account_from=req.account_from,
             account_to=req.account_to,
+            additional_response=additional_response,
         )
 
     def to_fields(self) -> Fields:
@@ -550,6 +566,7 @@ class FinancialResponse:
             "7": self.transmission_datetime,
             "37": self.rrn,
             "38": self.auth_code,
+            "44": self.additional_response,
             "49": self.currency,
             "48": self.additional_data,
             "55": self.icc_data,
@@ -582,6 +599,7 @@ class FinancialResponse:
             icc_data=f.get("55"),
             account_from=f.get("102"),
             account_to=f.get("103"),
+            additional_response=f.get("44"),
         )
 
     def with_code(self, response_code: str) -> FinancialResponse:

@@ -22,6 +22,11 @@ R8   ATM transfer to another person's account                  00, pending 24 h
 
 ``decide`` only reads (and writes step-up challenges); the counter moves, the decision record
 and pending transfers are written by ``RiskStore.apply`` inside the ledger transaction.
+
+Host integration (``host.auth.riskhook``): :class:`RiskParticipant` runs after the PIN check
+and also after any earlier decline (``after_decline``), so every decline is recorded with a rule
+id (``R1``/``R2`` for PIN outcomes, ``HOST-<code>`` for other host checks) and ``explain`` can
+answer for it. Advices (0220/0221) are not judged again: their 0100 moved the counters.
 """
 
 from __future__ import annotations
@@ -277,6 +282,18 @@ class RiskEngine:
                                 f"{self.config.stepup_high_grade_amount}")
         return None
 
+    def host_decline(self, req: RiskRequest, code: str, detail: str) -> Decision:
+        """Record a decline made by an earlier host participant (no rule evaluated)."""
+        rule = {"75": "R1-PIN-LOCKED", "55": "R2-WRONG-PIN"}.get(code, f"HOST-{code}")
+        card = self.store.card(req.card)
+        cust = self.store.customer(card.customer_id) if card is not None else None
+        return Decision(request=req, outcome=Outcome.DECLINE, response_code=code,
+                        reason=Reason(rule_id=rule, code=code, layer="HOST", detail=detail),
+                        customer_id=cust.customer_id if cust else "",
+                        account_no=req.account_no or (card.account_no if card else ""),
+                        grade=cust.risk_grade.value if cust else "",
+                        limits_version=self.limits.version)
+
     def _decline(self, req: RiskRequest, reason: Reason) -> Decision:
         return Decision(request=req, outcome=Outcome.DECLINE, response_code=reason.code,
                         reason=reason, limits_version=self.limits.version)
@@ -311,6 +328,8 @@ def request_from_context(ctx: Any, *, now: Callable[[], datetime] | None = None
     ``ctx.at`` (the host's clock). Returns None for requests the risk engine does not judge.
     """
     r = ctx.request
+    if str(getattr(r, "mti", "0200")) in ("0220", "0221"):
+        return None
     pc = str(getattr(r, "processing_code", "") or getattr(r, "transaction_type", ""))[:2]
     tt = PROCESSING_CODES.get(pc)
     if tt is None:
@@ -332,9 +351,10 @@ def request_from_context(ctx: Any, *, now: Callable[[], datetime] | None = None
         at=at, terminal_id=term, mcc=mcc, currency=str(getattr(r, "currency", "156")),
         account_no=str(getattr(card, "account_no", "") or ""),
         cross_border=bool(getattr(r, "cross_border", False)),
-        payee_account=str(getattr(r, "payee_account", "") or ""),
+        payee_account=str(getattr(r, "payee_account", "") or getattr(r, "account_to", "") or ""),
         pin_verified=True if pin_update == "reset" else False if pin_update == "increment"
         else None,
+        pin_locked=str(getattr(ctx, "response_code", "")) == "75",
         evidence=ev)
 
 
@@ -347,6 +367,7 @@ class RiskParticipant:
     """
 
     name = "risk"
+    after_decline = True  # records declines of earlier participants too (explain, statistics)
 
     def __init__(self, engine: RiskEngine, *,
                  request_from: Callable[[Any], RiskRequest | None] = request_from_context
@@ -356,6 +377,9 @@ class RiskParticipant:
     async def prepare(self, ctx: Any) -> None:
         req = self._from(ctx)
         if req is None:
+            return
+        if ctx.declined:
+            ctx.risk = self.engine.host_decline(req, ctx.response_code, ctx.reason)
             return
         decision = self.engine.decide(req)
         ctx.risk = decision

@@ -423,6 +423,9 @@ class _SqliteTx:
             "INSERT OR REPLACE INTO keys (name, key_lmk, kcv) VALUES (?,?,?)", (name, key_lmk, kcv)
         )
 
+    def risk_connection(self) -> sqlite3.Connection:
+        return self._db
+
 
 class SqliteStore:
     """``LedgerStore`` and ``AdminStore`` on one SQLite file."""
@@ -480,6 +483,11 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's connection (the SQLite risk store shares it: one transaction per message)."""
+        return self._db
 
     # -- LedgerStore reads ----------------------------------------------------------------------
     async def get_card(self, pan: str) -> CardRecord | None:

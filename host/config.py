@@ -26,7 +26,7 @@ class RiskSettings:
 
     limits: str = ""
     id_expiry_grace_days: int = 30
-    stepup_high_grade_amount: int = 300000
+    stepup_high_grade_amount: int = 200000
     transfer_delay_hours: int = 24
     id_key: str = field(default="53535420544553542049442044415441", repr=False)  # TEST only
     id_salt: str = field(default="sst-demo-id-salt", repr=False)

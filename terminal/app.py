@@ -102,6 +102,11 @@ class Transaction:
     #: "magstripe", "chip" or "fallback" (chip card whose chip failed: entry mode 80x)
     entry: str = "magstripe"
     chip_outcome: str = ""
+    #: step-up asked by the host (1A): factor ("OTP", "FP", "VID") and challenge id
+    stepup_factor: str = ""
+    stepup_challenge: str = ""
+    stepup_entry: str = field(default="", repr=False)
+    evidence: str = field(default="", repr=False)
 
 
 class TerminalModel:
@@ -118,6 +123,8 @@ class TerminalModel:
     async def choose_balance(self, **kw: Any) -> bool: raise NotImplementedError
     async def amount_done(self, **kw: Any) -> bool: raise NotImplementedError
     async def approved(self, **kw: Any) -> bool: raise NotImplementedError
+    async def stepup_required(self, **kw: Any) -> bool: raise NotImplementedError
+    async def evidence_ready(self, **kw: Any) -> bool: raise NotImplementedError
     async def declined(self, **kw: Any) -> bool: raise NotImplementedError
     async def dispensed(self, **kw: Any) -> bool: raise NotImplementedError
     async def acknowledged(self, **kw: Any) -> bool: raise NotImplementedError
@@ -433,7 +440,9 @@ class TerminalModel:
             local_time=now.strftime("%H%M%S"), local_date=now.strftime("%m%d"), expiry=t2.expiry,
             pos_entry_mode=entry_mode, track2=track2, rrn=self.txn.rrn,
             terminal_id=self.cfg.terminal_id, merchant_id=self.cfg.merchant_id,
-            currency=self.cfg.currency, pin_block=pin_block.hex().upper(), icc_data=icc_data)
+            currency=self.cfg.currency, pin_block=pin_block.hex().upper(), icc_data=icc_data,
+            additional_data=self.txn.evidence or None)
+        self.txn.evidence = ""
         self.txn.request = req
         try:
             fields = await self.host.request(req.to_fields(), timeout=self.cfg.host.timeout_s)
@@ -450,6 +459,15 @@ class TerminalModel:
         self.journal.write("authorisation", pan=pan, stan=stan, rrn=self.txn.rrn,
                            kind=self.txn.kind, amount=amount, rc=resp.response_code,
                            auth_code=resp.auth_code or "", entry=self.txn.entry)
+        notice = resp.additional_response or ""
+        if resp.response_code == "1A" and notice.startswith("SU") and ":" in notice:
+            factor, challenge = notice[2:].split(":", 1)
+            self.txn.stepup_factor, self.txn.stepup_challenge = factor, challenge
+            self.journal.write("stepup_required", stan=stan, factor=factor)
+            self.post("stepup_required")
+            return
+        if notice.startswith("IDEXPIRED"):
+            self.journal.write("id_expiry_notice", stan=stan)
         self.post("approved" if resp.approved else "declined")
 
     # -- the chip (EMV) path ---------------------------------------------------------------------
@@ -513,6 +531,44 @@ class TerminalModel:
                               SecondOutcome.DECLINED else "17")
             return resp.with_code("06")  # the card refused the host's approval: not completed
         return resp
+
+    async def on_enter_stepup(self, event: Any) -> None:
+        self.txn.stepup_entry = ""
+        if self.txn.stepup_factor != "OTP":
+            # Fingerprint and video step-up need the capture devices wired to the host's
+            # matcher; this terminal offers the SMS code only and says so.
+            self.journal.write("stepup_unavailable", factor=self.txn.stepup_factor)
+            self.txn.response = FinancialResponse(stan=self.txn.stan, terminal_id=self.cfg.terminal_id,
+                                                  response_code="1A")
+            self._show(ScreenId.MESSAGE, "Extra verification needed",
+                       lines=("This verification is not available here.",
+                              "Please visit a branch counter."), severity="warn")
+            self._arm_timeout(self.cfg.timeouts.message_s)
+            return
+        self._show_stepup()
+        self._arm_timeout(self.cfg.timeouts.amount_s)
+
+    def _show_stepup(self) -> None:
+        self._show(ScreenId.MESSAGE, "Extra verification",
+                   lines=("We have sent a verification code to your phone.",
+                          "Type it and press ENTER."),
+                   entry=self.txn.stepup_entry, hint="CANCEL to stop",
+                   options=(MenuOption(key="cancel", label="Cancel", fdk=8),))
+
+    async def _stepup_ui(self, ui: UiEvent) -> None:
+        if self.txn.stepup_factor != "OTP" or ui.kind is not UiEventKind.KEY:
+            return
+        if ui.value.isdigit() and len(self.txn.stepup_entry) < 8:
+            self.txn.stepup_entry += ui.value
+        elif ui.value == PadKey.CLEAR:
+            self.txn.stepup_entry = ""
+        elif ui.value == PadKey.ENTER and self.txn.stepup_entry:
+            self.txn.evidence = f"SUOTP:{self.txn.stepup_challenge}:{self.txn.stepup_entry}"
+            self.txn.stepup_entry = ""
+            self.journal.write("stepup_evidence", factor="OTP")
+            await self._fire("evidence_ready")
+            return
+        self._show_stepup()
 
     async def on_enter_dispense(self, event: Any) -> None:
         self._show(ScreenId.DISPENSE, "Please take your cash",
@@ -648,6 +704,8 @@ class TerminalModel:
                 await self._fire("choose_balance")
         elif state == "amount":
             await self._amount_ui(ui)
+        elif state == "stepup":
+            await self._stepup_ui(ui)
         elif state in {"balance", "declined"} and (
                 ui.kind is UiEventKind.OPTION or (ui.kind is UiEventKind.KEY and ui.value == PadKey.ENTER)):
             await self._fire("acknowledged")

@@ -61,8 +61,10 @@ class ScriptedCustomer:
     takes it out again when the card is handed back."""
 
     def __init__(self, model: TerminalModel, reader: Any, keypad: Any, *, step_timeout: float = 30.0,
-                 card_factory: Any, chip_slot: Any = None) -> None:
+                 card_factory: Any, chip_slot: Any = None, otp_source: Any = None) -> None:
         self._chip_slot = chip_slot
+        #: ``await otp_source(visit, challenge_id) -> str``: reads the SMS the host "sent"
+        self._otp_source = otp_source
         self._m = model
         self._reader = reader
         self._keypad = keypad
@@ -115,7 +117,17 @@ class ScriptedCustomer:
                 for d in str(v.amount // 10**self._m.cfg.currency_exponent):
                     self._m.post_ui(UiEvent(kind=UiEventKind.KEY, value=d))
                 self._m.post_ui(UiEvent(kind=UiEventKind.KEY, value="ENTER"))
-        outcome = await self._wait("dispense", "balance", "declined")
+        outcome = await self._wait("dispense", "balance", "declined", "stepup")
+        if outcome == "stepup":
+            if self._otp_source is None or self._m.txn.stepup_factor != "OTP":
+                self._m.post_ui(UiEvent(kind=UiEventKind.KEY, value="CANCEL"))
+                await self._wait("idle")
+                return VisitResult(label=v.label, response_code="1A", states=tuple(self._seen))
+            code = await self._otp_source(v, self._m.txn.stepup_challenge)
+            for d in code:
+                self._m.post_ui(UiEvent(kind=UiEventKind.KEY, value=d))
+            self._m.post_ui(UiEvent(kind=UiEventKind.KEY, value="ENTER"))
+            outcome = await self._wait("dispense", "balance", "declined")
         resp = self._m.txn.response
         rc = resp.response_code if resp else "--"
         balance = resp.available_balance() if resp else None

@@ -24,6 +24,7 @@ STATES: dict[str, str] = {
     "menu": "choose a transaction",
     "amount": "choose or type the amount",
     "authorising": "the EPP forms the PIN block; 0200 goes to the host",
+    "stepup": "the host asked for more than card + PIN (1A): collect the factor's evidence",
     "dispense": "the dispenser mixes, dispenses and presents the notes; a receipt is printed",
     "balance": "show the balance returned in field 54; a receipt is printed",
     "declined": "show why the host declined (customer wording)",
@@ -32,9 +33,9 @@ STATES: dict[str, str] = {
 }
 
 #: States left by the ``timeout`` trigger when the customer does nothing.
-TIMED_STATES: tuple[str, ...] = ("pin", "menu", "amount", "balance", "declined", "eject")
+TIMED_STATES: tuple[str, ...] = ("pin", "menu", "amount", "stepup", "balance", "declined", "eject")
 
-_CUSTOMER = ["pin", "menu", "amount"]
+_CUSTOMER = ["pin", "menu", "amount", "stepup"]
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "card_read", "source": "idle", "dest": "card"},
@@ -47,6 +48,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "approved", "source": "authorising", "dest": "dispense", "conditions": "is_withdrawal"},
     {"trigger": "approved", "source": "authorising", "dest": "balance", "unless": "is_withdrawal"},
     {"trigger": "declined", "source": "authorising", "dest": "declined"},
+    {"trigger": "stepup_required", "source": "authorising", "dest": "stepup"},
+    {"trigger": "evidence_ready", "source": "stepup", "dest": "authorising"},
     {"trigger": "dispensed", "source": "dispense", "dest": "eject"},
     {"trigger": "acknowledged", "source": ["balance", "declined"], "dest": "eject"},
     {"trigger": "cancel", "source": _CUSTOMER, "dest": "eject"},

@@ -168,12 +168,14 @@ class TerminalRuntime:
     async def wait_closed(self) -> None:
         await self._stop.wait()
 
-    async def play(self, visits: Sequence[Visit], *, step_timeout: float = 30.0) -> list[VisitResult]:
+    async def play(self, visits: Sequence[Visit], *, step_timeout: float = 30.0,
+                   otp_source: Any = None, chip_slot: Any = None) -> list[VisitResult]:
         """Run a scripted customer through ``visits``, one after the other."""
         if self.keypad is None:
             raise RuntimeError("a scripted customer needs the emulated EPP's control socket")
         customer = ScriptedCustomer(self.model, self.reader, self.keypad,
-                                    step_timeout=step_timeout, card_factory=card_from_spec)
+                                    step_timeout=step_timeout, card_factory=card_from_spec,
+                                    otp_source=otp_source, chip_slot=chip_slot)
         return [await customer.visit(v) for v in visits]
 
     async def stop(self) -> None:

@@ -78,7 +78,7 @@ class RiskConfig:
     """Engine options (defaults are the reference's starting values)."""
 
     id_expiry_grace_days: int = 30
-    stepup_high_grade_amount: int = 300000    # HIGH grade: step-up above CNY 3,000
+    stepup_high_grade_amount: int = 200000    # HIGH grade: step-up above CNY 2,000 (below the ATM per-transaction cap, so it can fire)
     stepup_failed_code: str = "63"            # wrong / expired step-up evidence
     transfer_delay_hours: int = 24            # 银发〔2016〕261号
     pass_unknown_cards: bool = True           # cards without a risk record pass untouched

@@ -197,7 +197,9 @@ async def test_grade_specific_limits_answer_61_and_65(
     text = explain(rig, capsys, rig.declines[-1])
     assert "R6-COUNT-LIMIT" in text and "GRADE-HIGH-ATM-CASH-DAY" in text and "observed 4" in text
     rig.clock.at = T0 + timedelta(days=1)
-    codes = [(await send(rig, kit, "high-grade", amount=a))[1]["39"] for a in (250_000, 250_000, 1)]
+    # (at most CNY 2,000 each: above that a HIGH-grade customer is asked to step up)
+    codes = [(await send(rig, kit, "high-grade", amount=a))[1]["39"]
+             for a in (200_000, 200_000, 100_001)]
     assert codes == ["00", "00", "61"]
     text = explain(rig, capsys, rig.declines[-1])
     assert "R5-AMOUNT-LIMIT" in text and "limit 500000" in text and "layer GRADE" in text
@@ -223,7 +225,7 @@ async def test_race_for_the_last_allowance_turns_00_into_61(
 ) -> None:
     rig = risk_rig
     acct = rig.card("high-grade")["account"]
-    assert (await send(rig, kit, "high-grade", amount=250_000))[1]["39"] == "00"
+    assert (await send(rig, kit, "high-grade", amount=200_000))[1]["39"] == "00"
     before = rig.balance(acct)
     c1, c2 = await kit.connect(rig.port), await kit.connect(rig.port)
     (_, r1), (_, r2) = await asyncio.gather(

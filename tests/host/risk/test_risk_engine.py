@@ -66,8 +66,10 @@ def test_grade_specific_daily_limits(
 
 def test_high_grade_amount_limit_61(world: World) -> None:
     _, (pan,) = world.customer(grade=RiskGrade.HIGH)
-    assert world.run(pan, 250000, evidence=None)[0] == "00"
-    code, d = world.run(pan, 250001)
+    # at most CNY 2,000 each (above that a HIGH-grade customer must step up first)
+    assert world.run(pan, 200000, evidence=None)[0] == "00"
+    assert world.run(pan, 200000, evidence=None)[0] == "00"
+    code, d = world.run(pan, 100001)
     assert code == "61" and d.reason.layer == "GRADE" and d.reason.limit == 500000
 
 

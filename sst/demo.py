@@ -14,7 +14,9 @@ import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from host.store.sqlite import SqliteStore
 from sst.common.logs import configure_logging
@@ -32,9 +34,9 @@ def _spec(c: dict[str, str]) -> CardSpec:
                     discretionary=disc)
 
 
-def tour(cat: dict[str, object]) -> list[tuple[Visit, str]]:
+def tour(cat: dict[str, Any]) -> list[tuple[Visit, str]]:
     """The scripted customer's visits and the response code each should end with."""
-    cards = {c["label"]: c for c in cat["cards"]}  # type: ignore[index,union-attr]
+    cards = {c["label"]: c for c in cat["cards"]}
     rich, poor = cards["visa-pvv-rich"], cards["ibm-offset-poor"]
 
     spec = _spec
@@ -49,12 +51,14 @@ def tour(cat: dict[str, object]) -> list[tuple[Visit, str]]:
     ]
 
 
-def offer_test_cards(rt: TerminalRuntime, cat: dict[str, object]) -> None:
+def offer_test_cards(rt: TerminalRuntime, cat: dict[str, Any]) -> None:
     """Demo with a window: the welcome screen offers buttons that insert the TEST cards."""
-    for i, c in enumerate(cat["cards"][:4]):  # type: ignore[index]
-        spec = _spec(c)
-        rt.model.idle_actions[f"insert:{i}"] = (
-            f"Insert {c['label']}", lambda s=spec: rt.reader.insert(card_from_spec(s)))
+
+    def inserter(spec: CardSpec) -> Callable[[], None]:
+        return lambda: rt.reader.insert(card_from_spec(spec))
+
+    for i, c in enumerate(cat["cards"][:4]):
+        rt.model.idle_actions[f"insert:{i}"] = (f"Insert {c['label']}", inserter(_spec(c)))
     rt.model.refresh()
 
 

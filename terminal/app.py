@@ -29,7 +29,7 @@ from devices.epp.base import (
 )
 from host.iso8583.messages import FinancialRequest, FinancialResponse, ReversalRequest
 from host.iso8583.mux import Iso8583Client
-from screens.model import MenuOption, PadKey, ScreenId, ScreenModel, UiEvent, UiEventKind
+from screens.model import MenuOption, PadKey, ScreenId, ScreenModel, Severity, UiEvent, UiEventKind
 from sst.common.redact import mask_pan
 from terminal import flow
 from terminal.config import TerminalConfig
@@ -62,7 +62,7 @@ class ReversalSink(Protocol):
 
 
 class KeypadPort(Protocol):
-    async def press(self, keys: str) -> None: ...
+    async def press(self, keys: str) -> object: ...
 
 
 @dataclass(kw_only=True)
@@ -268,7 +268,8 @@ class TerminalModel:
               severity: str = "info") -> None:
         self.screen.show(ScreenModel(screen=screen, title=title, lines=lines, options=options,
                                      entry=entry, hint=hint, language=self.cfg.language,
-                                     terminal_id=self.cfg.terminal_id, severity=severity))
+                                     terminal_id=self.cfg.terminal_id,
+                                     severity=Severity(severity)))
 
     def _money(self, minor: int) -> str:
         e = self.cfg.currency_exponent
@@ -339,7 +340,9 @@ class TerminalModel:
         """A chip card: the chip must be used; without a working chip, fall back or refuse."""
         from devices.cardreader.chip import ChipOutcome
 
-        res = await self.dev.chip.wait_for_card(lambda e: None, timeout=self.cfg.devices.chip_detect_s)
+        chip = self.dev.chip
+        assert chip is not None
+        res = await chip.wait_for_card(lambda e: None, timeout=self.cfg.devices.chip_detect_s)
         if res.outcome is ChipOutcome.OK:
             self.txn.entry = "chip"
         elif self.cfg.devices.chip_fallback:
@@ -484,6 +487,7 @@ class TerminalModel:
     async def _chip_first_ac(self, amount: int, now: _dt.datetime, stan: str) -> tuple[Any, Any]:
         from devices.emv.kernel import EmvKernel, KernelOutcome, TransactionRequest
 
+        assert self.dev.chip is not None
         kernel = EmvKernel(self.dev.chip, self._emv_config(), _AtmCardholder(self))
         first = await kernel.start(TransactionRequest(
             amount=amount, when=now.date(), transaction_type=0x01 if self.txn.kind == "withdrawal"
@@ -516,7 +520,7 @@ class TerminalModel:
         else:
             issuer: bytes | None = None
             scripts = b""
-            if getattr(resp, "icc_data", None):
+            if resp.icc_data:
                 tlvs = decode_tlv(bytes.fromhex(resp.icc_data))
                 issuer = to_dict(tlvs).get(0x91)
                 scripts = b"".join(_raw(t) for t in tlvs if t.tag in (0x71, 0x72))

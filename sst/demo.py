@@ -41,6 +41,7 @@ def tour(cat: dict[str, Any]) -> list[tuple[Visit, str]]:
 
     spec = _spec
     wrong = "".join(str((int(d) + 1) % 10) for d in rich["pin"])
+    high = cards["high-grade"]
     return [
         (Visit(label="withdrawal CNY 500.00", card=spec(rich), pin=rich["pin"], action="withdrawal",
                amount=50000), "00"),
@@ -48,6 +49,8 @@ def tour(cat: dict[str, Any]) -> list[tuple[Visit, str]]:
         (Visit(label="wrong PIN", card=spec(rich), pin=wrong, action="balance"), "55"),
         (Visit(label="withdrawal over the balance", card=spec(poor), pin=poor["pin"],
                action="withdrawal", amount=100000), "51"),
+        (Visit(label="HIGH-grade step-up (SMS code)", card=spec(high), pin=high["pin"],
+               action="withdrawal", amount=250000), "00"),
     ]
 
 
@@ -81,7 +84,12 @@ async def _run(stack: EmulatedStack, *, headless: bool) -> int:
             await rt.wait_closed()
             return 0
         plan = tour(stack.catalogue)
-        results = await rt.play([v for v, _ in plan], step_timeout=60.0)
+        by_pan = {c["pan"]: c["customer_id"] for c in stack.catalogue["cards"]}
+
+        async def read_sms(visit: Visit, challenge: str) -> str:
+            return await stack.sms_code(by_pan[visit.card.pan], challenge)
+
+        results = await rt.play([v for v, _ in plan], step_timeout=60.0, otp_source=read_sms)
     finally:
         await rt.stop()
     ok = True
@@ -99,7 +107,7 @@ async def _run(stack: EmulatedStack, *, headless: bool) -> int:
     finally:
         store.close()
     print("\nHost journal (latest):")
-    for r in rows[-len(plan):]:
+    for r in rows[-(len(plan) + 1):]:  # the step-up visit answers twice (1A, then 00)
         print(f"  {r['created_at']} {r['terminal_id']} stan={r['stan']} pc={r['processing_code']} "
               f"{r['pan_masked']} amount={r['amount']} rc={r['response_code']} {r['reason']}")
     print(f"\nTerminal journal: {cfg.data_dir}/journal-{cfg.terminal_id}.jsonl")

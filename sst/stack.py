@@ -3,14 +3,23 @@
 ``EmulatedStack`` is what ``sst demo`` and the end-to-end tests start: three real processes
 talking over TCP and a pty, plus a terminal configuration that points at them. Everything it
 starts is stopped by pid.
+
+Chip cards: ``EmulatedStack(dir, profiles_dir=devices.profiles.default_profiles_dir())`` also
+seeds the card profiles (:mod:`sst.profiles`: issuer MK-ACs under the LMK, PVVs, KYC), and
+``terminal_config(chip_reader="pcsc://Virtual PCD 00 00")`` gives a terminal that reads the
+chip through PC/SC (pcscd and the virtual card are the caller's: ``sst card serve PROFILE``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devices.profiles import load_profiles
 from host.seed import catalogue, load_demo, seed_store
 from host.store.sqlite import SqliteStore
 from sst.common.procs import ServiceProcess, sst_command
@@ -27,6 +36,8 @@ class EmulatedStack:
     host: ServiceProcess | None = None
     epp: ServiceProcess | None = None
     catalogue: dict[str, Any] = field(default_factory=dict)
+    #: a ``devices`` card-profile library to seed after the demo catalogue (None: demo only)
+    profiles_dir: Path | None = None
 
     @property
     def db_path(self) -> Path:
@@ -38,9 +49,15 @@ class EmulatedStack:
         store = SqliteStore(self.db_path)
         try:
             seed_store(store, demo)
+            self.catalogue = catalogue(demo)  # kept in memory only: it holds clear TEST keys
+            if self.profiles_dir is not None:
+                from sst import profiles  # noqa: PLC0415 - only stacks with chip cards need it
+
+                data = profiles.seed_data(load_profiles(self.profiles_dir))
+                profiles.seed_profiles(store, data)
+                self.catalogue["cards"] += profiles.catalogue(data)["cards"]
         finally:
             store.close()
-        self.catalogue = catalogue(demo)  # kept in memory only: it holds clear TEST keys
         return self.catalogue
 
     def start(self) -> None:
@@ -66,7 +83,14 @@ class EmulatedStack:
             raise
 
     def terminal_config(self, *, terminal_index: int = 0, headless: bool = True,
-                        screenshots: bool = True, **timeouts: float) -> TerminalConfig:
+                        screenshots: bool = True, chip_reader: str = "",
+                        chip_fallback: bool = True, **timeouts: float) -> TerminalConfig:
+        """The configuration of a terminal on this stack.
+
+        ``chip_reader``: ``""`` (magstripe only), ``"emulated://"`` or ``"pcsc://<reader>"``
+        (e.g. ``"pcsc://Virtual PCD 00 00"`` for vpcd); ``chip_fallback``: magstripe fallback
+        (entry mode 801) when the chip of a chip card fails.
+        """
         assert self.host and self.epp
         t = self.catalogue["terminals"][terminal_index]
         return TerminalConfig(
@@ -76,10 +100,24 @@ class EmulatedStack:
             log_file=str(self.data_dir / "terminal.log"),
             host=HostLink(host="127.0.0.1", port=int(self.host.info["port"])),
             devices=DevicesConfig(epp_url=str(self.epp.info["pty"]),
-                                  epp_control=f"tcp://127.0.0.1:{self.epp.info['control_port']}"),
+                                  epp_control=f"tcp://127.0.0.1:{self.epp.info['control_port']}",
+                                  chip_reader=chip_reader, chip_fallback=chip_fallback),
             timeouts=TimeoutsConfig(**timeouts),
             keys=KeysConfig(tmk_components=tuple(t["tmk_components"]), tmk_kcv=t["tmk_kcv"],
                             tpk_under_tmk=t["tpk_under_tmk"], tpk_kcv=t["tpk_kcv"]))
+
+    async def sms_code(self, customer_id: str, challenge_id: str) -> str:
+        """The step-up code the host "sent" by SMS, read as QA would: ``sst host otp``."""
+        proc = await asyncio.create_subprocess_exec(
+            *sst_command("host", "otp", "--db", str(self.db_path), "--customer", customer_id,
+                         "--json"), stdout=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        for msg in reversed(json.loads(out)):
+            if msg["challenge_id"] == challenge_id:
+                m = re.search(r"\b(\d{6})\b", msg["text"])
+                if m:
+                    return m.group(1)
+        raise LookupError(f"no SMS for challenge {challenge_id}")
 
     def stop(self) -> None:
         for p in (self.epp, self.host, self.hsm):

@@ -4,10 +4,6 @@ a wrong code is declined."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
-import sys
 from typing import Any
 
 import pytest
@@ -24,23 +20,13 @@ def spec(card: dict[str, Any]) -> CardSpec:
                     discretionary=card["track2"].split("=", 1)[1][7:])
 
 
-async def sms_code(stack: EmulatedStack, customer_id: str, challenge: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sst", "host", "otp", "--db", str(stack.db_path), "--customer",
-        customer_id, "--json", stdout=asyncio.subprocess.PIPE)
-    out, _ = await proc.communicate()
-    msgs = [m for m in json.loads(out) if m["challenge_id"] == challenge]
-    assert msgs, "the host sent no SMS for this challenge"
-    return re.search(r"\b(\d{6})\b", msgs[-1]["text"]).group(1)  # type: ignore[union-attr]
-
-
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("typed", "expected"), [("right", "00"), ("wrong", "63")])
 async def test_otp_step_up_at_the_terminal(stack: EmulatedStack, typed: str, expected: str) -> None:
     card = next(c for c in stack.catalogue["cards"] if c["label"] == "high-grade")
 
     async def otp(visit: Visit, challenge: str) -> str:
-        code = await sms_code(stack, card["customer_id"], challenge)
+        code = await stack.sms_code(card["customer_id"], challenge)
         return code if typed == "right" else str((int(code) + 1) % 10**6).zfill(6)
 
     rt = TerminalRuntime(stack.terminal_config(headless=True, screenshots=False))

@@ -88,10 +88,15 @@ async def test_withdrawal_wrong_pin_and_lock_over_real_parts(
 async def test_demo_tour_outcomes(stack: EmulatedStack) -> None:
     """The headless demo's scripted customer: withdrawal, balance, wrong PIN, over the balance."""
     plan = tour(stack.catalogue)
+    by_pan = {c["pan"]: c["customer_id"] for c in stack.catalogue["cards"]}
+
+    async def read_sms(visit: Visit, challenge: str) -> str:
+        return await stack.sms_code(by_pan[visit.card.pan], challenge)
+
     rt = TerminalRuntime(stack.terminal_config(headless=True, terminal_index=1))
     await rt.start()
     try:
-        results = await rt.play([v for v, _ in plan], step_timeout=60)
+        results = await rt.play([v for v, _ in plan], step_timeout=60, otp_source=read_sms)
     finally:
         await rt.stop()
     assert [r.response_code for r in results] == [rc for _, rc in plan]

@@ -231,6 +231,8 @@ async def _serve(cfg: HostConfig) -> int:
         await server.close()
         with contextlib.suppress(Exception):
             await hsm.close()
+        if _risk is not None:
+            _risk.close()
         if isinstance(store, SqliteStore):
             store.close()
         else:

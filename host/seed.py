@@ -164,10 +164,23 @@ def seed_kyc(store: SqliteStore, demo: dict[str, Any], *, vault: IdVault | None 
     vault = vault or IdVault(
         key=bytes.fromhex(RiskSettings().id_key), salt=RiskSettings().id_salt.encode()
     )
-    risk = SqliteRiskStore(store.connection)  # creates the risk tables outside any transaction
+    risk: Any
+    if isinstance(store, SqliteStore):
+        risk = SqliteRiskStore(store.connection)  # creates the risk tables outside any transaction
+    else:  # PostgreSQL: the risk tables of the same database, on their own connection
+        from host.risk.store_pg import PgRiskStore  # noqa: PLC0415 - optional driver
+
+        risk = PgRiskStore(getattr(store, "url"))  # noqa: B009 - PostgresStore only
+    try:
+        return _seed_kyc(risk, demo, vault)
+    finally:
+        risk.close()
+
+
+def _seed_kyc(risk: Any, demo: dict[str, Any], vault: IdVault) -> int:
     kyc = [c for c in demo["customers"] if c.get("id_number")]
     known = {c["customer_id"] for c in kyc}
-    with store.transaction_sync():
+    with risk.transaction():
         for c in kyc:
             risk.put_customer(kyc_record(c, vault))
         for a in demo["accounts"]:
@@ -197,10 +210,10 @@ def seed_kyc(store: SqliteStore, demo: dict[str, Any], *, vault: IdVault | None 
 def seed_store(store: SqliteStore, demo: dict[str, Any], *, vault: IdVault | None = None) -> None:
     """Insert (or reset) every demo row in one transaction; running it twice is harmless.
 
-    Then the demo customers' KYC records (:func:`seed_kyc`, SQLite stores only).
+    Then the demo customers' KYC records (:func:`seed_kyc`; SQLite or PostgreSQL).
     """
     _seed_ledger(store, demo)
-    if isinstance(store, SqliteStore):
+    if isinstance(store, SqliteStore) or str(getattr(store, "url", "")).startswith("postgres"):
         seed_kyc(store, demo, vault=vault)
 
 

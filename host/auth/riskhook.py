@@ -20,8 +20,10 @@ Field 44 of an 0210 (ans..25):
 ``IDEXPIRED:<yyyymmdd>``        00: the ID expired on that day; inside the grace period
 =============================  ========================================================
 
-The risk store shares the ledger's SQLite connection (``LedgerTx.risk_connection()``), so its
-tables commit or roll back with the postings. PostgreSQL: not yet (see docs/risk.md).
+The risk store's in-transaction writes run on the ledger transaction's own connection
+(``LedgerTx.risk_connection()``: SQLite shares the ledger's connection, PostgreSQL the pooled
+async connection of the message's transaction, see :mod:`host.risk.store_pg`), so its tables
+commit or roll back with the postings.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from host.risk.kyc import IdVault
 from host.risk.limits import LimitBook
 from host.risk.model import CHINA_TZ, TxnType
 from host.risk.stepup import StepUp
+from host.risk.store import LedgerRiskStore
 from host.risk.store_sqlite import SqliteRiskStore
 from host.store.base import AuthorisationRecord, LedgerStore, LedgerTx, MessageKey
 from host.store.sqlite import SqliteStore
@@ -76,14 +79,21 @@ def vault_from(settings: RiskSettings) -> IdVault:
     return IdVault(key=bytes.fromhex(settings.id_key), salt=settings.id_salt.encode())
 
 
-def open_risk_store(store: LedgerStore) -> SqliteRiskStore | None:
-    """The risk store on the ledger's own connection, or None if the ledger is not SQLite."""
+def open_risk_store(store: LedgerStore) -> LedgerRiskStore | None:
+    """The risk store beside the ledger: on its SQLite connection, or on the same PostgreSQL
+    database (its own synchronous connection for KYC and decision reads; the ledger's
+    transactions for counters). None for any other ledger."""
     if isinstance(store, SqliteStore):
         return SqliteRiskStore(store.connection)
+    url = getattr(store, "url", "")
+    if isinstance(url, str) and url.startswith(("postgresql://", "postgres://")):
+        from host.risk.store_pg import PgRiskStore  # noqa: PLC0415 - optional driver
+
+        return PgRiskStore(url)
     return None
 
 
-def build_engine(risk: SqliteRiskStore, settings: RiskSettings) -> RiskEngine:
+def build_engine(risk: LedgerRiskStore, settings: RiskSettings) -> RiskEngine:
     limits = LimitBook.load(settings.limits) if settings.limits else LimitBook.load_default()
     cfg = RiskConfig(
         id_expiry_grace_days=settings.id_expiry_grace_days,
@@ -101,15 +111,16 @@ def build_authoriser(
     cfg: HostConfig,
     *,
     clock: Callable[[], datetime] | None = None,
-) -> tuple[Authoriser, SqliteRiskStore | None]:
+) -> tuple[Authoriser, LedgerRiskStore | None]:
     """The configured participants and ledger hooks (composition helper for ``__main__``).
 
-    With ``risk`` in ``cfg.participants`` and a SQLite ledger, the risk engine is wired in;
-    with another store it is left out and a warning is logged.
+    With ``risk`` in ``cfg.participants`` the risk engine is wired in (SQLite or PostgreSQL
+    ledger; the caller closes the returned risk store); with another store it is left out and
+    a warning is logged.
     """
     risk_store = open_risk_store(store) if "risk" in cfg.participants else None
     if "risk" in cfg.participants and risk_store is None:
-        _LOG.warning("risk engine disabled: it needs the SQLite ledger for now")
+        _LOG.warning("risk engine disabled: it needs the SQLite or PostgreSQL ledger")
     participant = None
     hooks: tuple[LedgerHook, ...] = ()
     if risk_store is not None:
@@ -131,14 +142,8 @@ def _local(at: datetime, fmt: str) -> str:
 class RiskLedgerHook:
     """:class:`host.auth.ledger.LedgerHook` of the risk store (inside the ledger transaction)."""
 
-    def __init__(self, risk: SqliteRiskStore) -> None:
+    def __init__(self, risk: LedgerRiskStore) -> None:
         self.risk = risk
-
-    def _conn(self, tx: LedgerTx) -> object:
-        conn = tx.risk_connection()
-        if conn is not self.risk.connection:
-            raise RuntimeError("the risk store must share the ledger's connection")
-        return conn
 
     async def financial(
         self, tx: LedgerTx, ctx: AuthContext, response_code: str, reason: str
@@ -146,13 +151,15 @@ class RiskLedgerHook:
         d = ctx.risk
         if d is None:
             return response_code, reason
-        res = self.risk.apply(self._conn(tx), d, response_code)  # type: ignore[arg-type]
+        res = await self.risk.apply_tx(tx.risk_connection(), d, response_code)
         rc = response_code
         if not res.duplicate and res.response_code != response_code:
             rc, reason = res.response_code, f"risk {res.reason}"
         req = d.request
         if rc == "00" and req.txn_type is TxnType.PIN_CHANGE:
-            self.risk.record_pin_change(req.card, req.at, reset=False)
+            await self.risk.record_pin_change_tx(
+                tx.risk_connection(), req.card, req.at, reset=False
+            )
         if rc == "1A":
             ctx.additional_response = d.response_fields().get("44")
         elif rc == "00" and d.pending_until is not None:
@@ -168,8 +175,7 @@ class RiskLedgerHook:
     async def reversal_refused(
         self, tx: LedgerTx, req: ReversalRequest, original: AuthorisationRecord, at: datetime
     ) -> str | None:
-        self._conn(tx)
-        pt = self.risk.pending_transfer(txn_ref(original))
+        pt = await self.risk.pending_transfer_tx(tx.risk_connection(), txn_ref(original))
         if pt is None:
             return None
         if pt.status != "PENDING":
@@ -189,8 +195,8 @@ class RiskLedgerHook:
         at: datetime,
     ) -> None:
         ref = f"{txn_ref(req)}/{message_class(req.mti)}"
-        self.risk.restore(
-            self._conn(tx),  # type: ignore[arg-type]
+        await self.risk.restore_tx(
+            tx.risk_connection(),
             txn_ref(original),
             reversal_ref=ref,
             at=at,
@@ -208,7 +214,7 @@ class DueTransferResult:
 
 
 async def run_due_transfers(
-    store: LedgerStore, risk: SqliteRiskStore, *, at: datetime
+    store: LedgerStore, risk: LedgerRiskStore, *, at: datetime
 ) -> list[DueTransferResult]:
     """Credit every delayed transfer due at ``at``: one ledger transaction per transfer."""
     out = []
@@ -227,7 +233,9 @@ async def run_due_transfers(
                 why = await credit_due_transfer(
                     tx, original=original, payee_account=pt.payee_account, amount=pt.amount
                 )
-            if not why and not risk.mark_credited(tx.risk_connection(), pt.txn_ref, at=at):
+            if not why and not await risk.mark_credited_tx(
+                tx.risk_connection(), pt.txn_ref, at=at
+            ):
                 raise RuntimeError(f"transfer {pt.txn_ref} changed while crediting")
         out.append(
             DueTransferResult(

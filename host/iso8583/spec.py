@@ -190,6 +190,10 @@ FIELDS: dict[str, FieldInfo] = _fields(
               usage=_use(_REQ, M), note="MMDD"),
     FieldInfo(number="14", name="Date, expiration", iso_format="n 4",
               usage=_use(("0100", "0200"), C), note="YYMM, when read from the card."),
+    FieldInfo(number="18", name="Merchant type (MCC)", iso_format="n 4",
+              usage=_use(("0100", "0200"), O),
+              note="ISO 18245 MCC. 6011 (or a terminal id starting ATM) is the ATM channel, 6010 "
+                   "the counter, anything else POS; the risk engine's limits use MCC groups."),
     FieldInfo(number="22", name="Point-of-service entry mode", iso_format="n 3",
               usage=_use(("0100", "0200"), M),
               note="021 magstripe + PIN, 051 chip + PIN, 071 contactless + PIN, 012 manual."),
@@ -209,39 +213,68 @@ FIELDS: dict[str, FieldInfo] = _fields(
               usage=_use(_ALL, M), note="Part of the MUX key."),
     FieldInfo(number="42", name="Card acceptor identification code", iso_format="ans 15",
               usage=_use(_REQ, M)),
+    FieldInfo(number="44", name="Additional response data", iso_format="ans..25 LLVAR",
+              usage={"0210": C, "0110": C},
+              note="Risk notices: SU<OTP|FP|VID>:<challenge> with 1A (step-up required, retry "
+                   "with field 48 evidence); PENDING24H:<yyyymmddhhmm> with 00 (ATM transfer to "
+                   "another person's account, credited then, revocable by a full reversal "
+                   "before); IDEXPIRED:<yyyymmdd> with 00 (ID expired, inside the grace period)."),
     FieldInfo(number="48", name="Additional data, private", iso_format="ans..999 LLLVAR",
-              usage={"0210": C, "0800": C, "0810": C},
-              note="0210 mini-statement (38): statement lines; 0810 key change (161): new "
-                   "key under the TMK + KCV (never logged)."),
+              usage={"0200": C, "0210": C, "0800": C, "0810": C},
+              note="0200 step-up retry: SU<factor>:<challenge>:<evidence> (OTP digits, "
+                   "fingerprint match reference, video snapshot reference; never logged); "
+                   "0210 mini-statement (38): statement lines; 0810 key change (161): new key "
+                   "under the TMK + KCV (never logged)."),
     FieldInfo(number="49", name="Currency code, transaction", iso_format="n 3",
               usage=_use(_REQ, M) | _use(_RESP, C), note="ISO 4217 numeric (156 CNY)."),
     FieldInfo(number="52", name="PIN data", iso_format="b 64",
               usage=_use(("0100", "0200"), C),
               note="ISO 9564 format 0 block under the TPK. ASCII dialect: 16 hex characters. "
                    "Never logged.", sensitive=True),
-    FieldInfo(number="53", name="Security related control information", iso_format="b 64",
-              usage={"0200": C},
-              note="PIN change (92): the new PIN block, same key and format as field 52. "
-                   "Never logged.", sensitive=True),
+    FieldInfo(number="53", name="Security related control information", iso_format="n 16",
+              usage={"0100": C, "0200": C},
+              note="DUKPT terminals: the 20-hex-digit KSN of the PIN block (field 62 is accepted "
+                   "when 53 does not hold 20 digits)."),
     FieldInfo(number="54", name="Additional amounts", iso_format="an..120 LLLVAR",
               usage={"0210": C, "0110": C},
               note="20 characters per balance: account type, amount type (01 ledger, "
                    "02 available), currency, C/D, 12 digits."),
     FieldInfo(number="55", name="ICC system related data", iso_format="b..255 LLLVAR",
               usage={"0100": C, "0200": C, "0110": C, "0210": C, "0400": C, "0420": C},
-              note="BER-TLV. ASCII dialect: hex text (two characters per byte). Never logged.",
+              note="BER-TLV. ASCII dialect: hex text (two characters per byte). Requests: the "
+                   "ARQC (9F26) and its data objects; responses: tag 91 (issuer authentication "
+                   "data: ARPC + response code) when the ARQC was verified. Never logged.",
               sensitive=True),
+    FieldInfo(number="62", name="Reserved private (KSN)", iso_format="ans..999 LLLVAR",
+              usage={"0100": C, "0200": C},
+              note="DUKPT KSN when a terminal cannot put it in field 53 (20 hex digits)."),
+    FieldInfo(number="64", name="Message authentication code", iso_format="b 64",
+              usage=_use(_REQ + _RESP, C),
+              note="Terminals with mac_required: ISO 9797-1 MAC under the TAK over the message "
+                   "without the MAC, both ways; a bad MAC is answered 63 without a MAC."),
     FieldInfo(number="70", name="Network management information code", iso_format="n 3",
               usage=_use(_NET, M), note="See Network management."),
     FieldInfo(number="90", name="Original data elements", iso_format="n 42",
               usage=_use(("0400", "0420"), M),
-              note="Original MTI, STAN, transmission date-time, acquirer and forwarder ids."),
+              note="Original MTI (4), STAN (6), transmission date-time (10), acquirer and "
+                   "forwarder ids (22, zeros); also names the 0100 an 0220 completes."),
     FieldInfo(number="95", name="Replacement amounts", iso_format="an 42",
-              usage=_use(("0400", "0420"), C), note="Partial dispense: the amount actually dispensed."),
+              usage=_use(("0400", "0420"), C),
+              note="Partial dispense: the first 12 digits are the actual amount dispensed; "
+                   "the host restores field 4 minus that (ledger and risk counters)."),
     FieldInfo(number="102", name="Account identification 1", iso_format="ans..28 LLVAR",
               usage={"0200": C, "0210": C}, note="Transfer (40): from account."),
     FieldInfo(number="103", name="Account identification 2", iso_format="ans..28 LLVAR",
-              usage={"0200": C, "0210": C}, note="Transfer (40): to account."),
+              usage={"0200": C, "0210": C},
+              note="Transfer (40): to account (payee); another customer's account at an ATM is "
+                   "pending 24 h (field 44 PENDING24H)."),
+    FieldInfo(number="120", name="Record data (new PIN block)", iso_format="ans..999 LLLVAR",
+              usage={"0200": C},
+              note="PIN change (92): the new PIN block, same key and format as field 52 "
+                   "(16 hex). Never logged.", sensitive=True),
+    FieldInfo(number="128", name="Message authentication code (secondary bitmap)",
+              iso_format="b 64", usage=_use(_REQ + _RESP, C),
+              note="The MAC when the secondary bitmap is present (same rules as field 64)."),
 )
 
 
@@ -267,8 +300,8 @@ TRANSACTIONS: dict[str, TransactionType] = {t.code: t for t in (
                     response_fields=("54",), note="Field 4 is zero."),
     TransactionType(code="40", name="funds transfer", channel="ATM",
                     request_fields=("52", "102", "103"), response_fields=("38", "54")),
-    TransactionType(code="92", name="PIN change", channel="ATM", request_fields=("52", "53"),
-                    note="Field 4 is zero; field 53 carries the new PIN block."),
+    TransactionType(code="92", name="PIN change", channel="ATM", request_fields=("52", "120"),
+                    note="Field 4 is zero; field 120 carries the new PIN block."),
     TransactionType(code="38", name="mini-statement", channel="ATM", request_fields=("52",),
                     response_fields=("48", "54"),
                     note="Field 48: up to 10 lines of 40 characters (date, description, amount)."),
@@ -285,17 +318,21 @@ PROCESSING_CODES: dict[str, str] = {code: t.name for code, t in TRANSACTIONS.ite
 #: Field 39 response codes (meaning shown to operators; never to customers verbatim).
 RESPONSE_CODES: dict[str, str] = {
     "00": "approved",
-    "03": "invalid merchant",
+    "03": "invalid merchant (unknown or inactive terminal)",
+    "05": "do not honour (chip: ARQC not verified or unsupported cryptogram version)",
     "12": "invalid transaction",
     "13": "invalid amount",
     "14": "unknown card",
     "30": "format error",
     "51": "insufficient funds",
+    "52": "no checking account (transfer: from-account unknown)",
+    "53": "no savings account (transfer: to-account unknown)",
     "55": "wrong PIN",
     "57": "transaction not permitted to cardholder",
     "59": "suspected fraud",
     "61": "exceeds withdrawal amount limit",
-    "62": "restricted card",
+    "62": "restricted card (card, account or customer restricted; ID expired past grace)",
+    "63": "security violation (bad MAC; wrong or expired step-up evidence)",
     "65": "exceeds withdrawal frequency limit",
     "75": "PIN tries exceeded",
     "91": "issuer or switch inoperative",

@@ -25,7 +25,9 @@ __all__ = [
     "ChallengeRecord",
     "CounterKey",
     "PendingTransfer",
+    "LedgerRiskStore",
     "RiskStore",
+    "RiskTxStore",
 ]
 
 CounterKey = tuple[Scope, str, str, str]  # scope, scope_id, bucket, period key
@@ -83,7 +85,8 @@ class CaseRecord:
 
 
 class RiskStore(Protocol):
-    """Repository of the risk package (SQLite adapter: ``host.risk.store_sqlite``)."""
+    """Repository of the risk package (adapters: ``host.risk.store_sqlite``,
+    ``host.risk.store_pg``)."""
 
     # KYC and links
     def put_customer(self, rec: CustomerRecord) -> None: ...
@@ -128,3 +131,24 @@ class RiskStore(Protocol):
     def add_notice(self, customer_id: str, kind: str, day: date, detail: str) -> bool: ...
     def notices(self, since: date | None = None) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
+
+
+class RiskTxStore(Protocol):
+    """The risk writes made inside the ledger's open transaction, as the host's ledger hook
+    calls them (``conn`` is ``LedgerTx.risk_connection()``: a ``sqlite3.Connection`` or a psycopg
+    ``AsyncConnection``). Async so that a PostgreSQL store can await its statements; the SQLite
+    store's versions never suspend."""
+
+    async def apply_tx(self, conn: Any, decision: Decision, response_code: str
+                       ) -> ApplyResult: ...
+    async def restore_tx(self, conn: Any, txn_ref: str, *, reversal_ref: str, at: datetime,
+                         amount: int | None = None) -> int: ...
+    async def revoke_transfer_tx(self, conn: Any, txn_ref: str, *, at: datetime) -> bool: ...
+    async def mark_credited_tx(self, conn: Any, txn_ref: str, *, at: datetime) -> bool: ...
+    async def pending_transfer_tx(self, conn: Any, txn_ref: str) -> PendingTransfer | None: ...
+    async def record_pin_change_tx(self, conn: Any, card: str, at: datetime, *,
+                                   reset: bool) -> None: ...
+
+
+class LedgerRiskStore(RiskStore, RiskTxStore, Protocol):
+    """A risk store the host can wire into its ledger (both adapters are one)."""

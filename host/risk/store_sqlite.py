@@ -603,6 +603,33 @@ class SqliteRiskStore:
                              (txn_ref,)).fetchone()
         return None if r is None else self._pending(r)
 
+    # -- RiskTxStore (the ledger hook's view; never suspends) -----------------------------------
+    # ``conn`` is the ledger's writer connection inside its open transaction; this store's own
+    # connection may be the ledger's snapshot reader (``SqliteStore.reader``).
+    async def apply_tx(self, conn: Any, decision: Decision, response_code: str) -> ApplyResult:
+        return self.apply(conn, decision, response_code)
+
+    async def restore_tx(self, conn: Any, txn_ref: str, *, reversal_ref: str, at: datetime,
+                         amount: int | None = None) -> int:
+        return self.restore(conn, txn_ref, reversal_ref=reversal_ref, at=at, amount=amount)
+
+    async def revoke_transfer_tx(self, conn: Any, txn_ref: str, *, at: datetime) -> bool:
+        return self.revoke_transfer(conn, txn_ref, at=at)
+
+    async def mark_credited_tx(self, conn: Any, txn_ref: str, *, at: datetime) -> bool:
+        return self.mark_credited(conn, txn_ref, at=at)
+
+    async def pending_transfer_tx(self, conn: Any, txn_ref: str) -> PendingTransfer | None:
+        conn.row_factory = sqlite3.Row
+        r = conn.execute("SELECT * FROM risk_pending_transfers WHERE txn_ref=?",
+                         (txn_ref,)).fetchone()
+        return None if r is None else self._pending(r)
+
+    async def record_pin_change_tx(self, conn: Any, card: str, at: datetime, *,
+                                   reset: bool) -> None:
+        conn.execute("UPDATE risk_cards SET last_pin_change_at=?, pin_reset_pending=? "
+                     "WHERE card=?", (ts(at), int(reset), card))
+
     # -- post-event ----------------------------------------------------------------------------
     def decision(self, key: str) -> dict[str, Any] | None:
         """A stored decision by RRN or transaction reference (latest first)."""

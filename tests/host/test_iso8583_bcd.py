@@ -112,8 +112,8 @@ def test_masked_dump_omits_secrets_and_key_material() -> None:
 
 def test_catalogue_covers_the_interface() -> None:
     assert set(TRANSACTIONS) == {"01", "31", "40", "92", "38", "21", "00", "20"}
-    assert {"00", "03", "12", "13", "14", "30", "51", "55", "57", "59", "61", "62", "65", "75",
-            "91", "94", "96", "1A"} == set(RESPONSE_CODES)
+    assert {"00", "03", "05", "12", "13", "14", "30", "51", "52", "53", "55", "57", "59", "61",
+            "62", "63", "65", "75", "91", "94", "96", "1A"} == set(RESPONSE_CODES)
     for t in TRANSACTIONS.values():
         for f in t.request_fields:
             assert f in FIELDS and FIELDS[f].usage.get(t.mti) is not None, (t.code, f)

@@ -555,6 +555,48 @@ class HsmClient:
             error_code=r.error_code, arpc=None if r.arpc is None else r.arpc.hex().upper()
         )
 
+    async def verify_arqc_cvn(
+        self,
+        *,
+        mk_ac: str,
+        scheme: int,
+        pan_psn: str,
+        atc: str,
+        transaction_data: bytes,
+        arqc: str,
+        unpredictable_number: str | None = None,
+        arc: str | None = None,
+        csu: str | None = None,
+        proprietary_data: bytes = b"",
+    ) -> ArpcResult:
+        if arc is not None and csu is not None:
+            raise _c.EncodeError(
+                "give arc (ARPC method 1) or csu (method 2), not both", command="KW"
+            )
+        if not (pan_psn.isascii() and pan_psn.isdigit()):
+            raise _c.EncodeError("pan_psn must be digits", command="KW")
+        mode = "1" if arc is not None else "3" if csu is not None else "0"
+        try:
+            request = _c.KwRequest(
+                mode=mode,
+                scheme=str(scheme),
+                mk_ac=mk_ac,
+                pan_psn=bytes.fromhex(pan_psn + ("F" if len(pan_psn) % 2 else "")),
+                atc=bytes.fromhex(atc),
+                un=None if unpredictable_number is None else bytes.fromhex(unpredictable_number),
+                data=bytes(transaction_data),
+                arqc=bytes.fromhex(arqc),
+                arc=None if arc is None else bytes.fromhex(arc),
+                csu=None if csu is None else bytes.fromhex(csu),
+                prop_data=bytes(proprietary_data) if csu is not None else None,
+            )
+        except ValueError as e:
+            raise _c.EncodeError("invalid hex field", command="KW") from e
+        r = await self.call(request)
+        return ArpcResult(
+            error_code=r.error_code, arpc=None if r.arpc is None else r.arpc.hex().upper()
+        )
+
     @staticmethod
     def _mac_fields(
         *, key: str, message: bytes, key_type: str, algorithm: int, padding: int, size: str

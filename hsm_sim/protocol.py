@@ -169,7 +169,11 @@ class MacResult(HsmResult):
 
 @dataclass(frozen=True, kw_only=True)
 class ArpcResult(HsmResult):
-    """KQ: ``01`` = ARQC verification failure; ``arpc`` (16 hex) when requested."""
+    """KQ / KW: ``01`` = ARQC verification failure; ``arpc`` when requested.
+
+    ``arpc`` is 16 hex for ARPC method 1 (KQ, KW modes 1/2) and 8 hex for method 2 (KW modes
+    3/4, followed by the proprietary data when some was given).
+    """
 
     arpc: str | None = None
 
@@ -345,6 +349,32 @@ class HsmService(Protocol):
         ``scheme`` 0 = Visa (ICC MK, no session key), 1 = Europay/M-Chip (session key from ATC
         and UN). ``pan_psn`` is the 16-digit preformatted PAN/PSN; ``transaction_data`` is
         zero-padded by the HSM (append ``80`` yourself where the scheme pads with it).
+        """
+        ...
+
+    async def verify_arqc_cvn(
+        self,
+        *,
+        mk_ac: str,
+        scheme: int,
+        pan_psn: str,
+        atc: str,
+        transaction_data: bytes,
+        arqc: str,
+        unpredictable_number: str | None = None,
+        arc: str | None = None,
+        csu: str | None = None,
+        proprietary_data: bytes = b"",
+    ) -> ArpcResult:
+        """KW: verify an ARQC with a CVN-specific scheme and, on request, build the ARPC.
+
+        ``scheme`` 0 = Visa CVN 10, 1 = Mastercard CVN 16/17 (``unpredictable_number``
+        required), 3 = EMV common session key (Visa CVN 18/22, Mastercard CVN 20/21, the PBOC
+        profile). ``pan_psn`` is the PAN followed by the 2-digit PSN (digits; the client packs
+        them). ``transaction_data`` is unpadded (the HSM pads per scheme). With ``arc`` (4 hex)
+        the mode is 1 (verify + ARPC method 1, 16 hex); with ``csu`` (8 hex) it is 3 (verify +
+        ARPC method 2, 8 hex, ``proprietary_data`` up to 8 bytes); with neither, verify only.
+        ``01`` = ARQC verification failure.
         """
         ...
 

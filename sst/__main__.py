@@ -3,6 +3,10 @@
 Each subcommand hands the rest of the command line to that program's own ``main(argv)``:
 ``sst hsm``, ``sst host``, ``sst terminal``, ``sst epp``, ``sst keys``, and ``sst demo`` which
 starts everything on embedded defaults.
+
+``sst host seed --profiles DIR`` with a ``devices`` card-profile library (the default one is
+``devices/profiles/cards``) is handled by :mod:`sst.profiles`, which may import ``devices`` and
+``hsm_sim`` (the host may not); other profile directories go to ``host.__main__`` as before.
 """
 
 from __future__ import annotations
@@ -34,6 +38,16 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _profiles_dir(rest: list[str]) -> str | None:
+    """``DIR`` of ``--profiles DIR`` / ``--profiles=DIR``, if given."""
+    for i, a in enumerate(rest):
+        if a == "--profiles" and i + 1 < len(rest):
+            return rest[i + 1]
+        if a.startswith("--profiles="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help", "help"}:
@@ -43,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if cmd not in COMMANDS:
         print(f"sst: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    if cmd == "host" and rest[:1] == ["seed"] and _profiles_dir(rest) is not None:
+        from sst import profiles  # noqa: PLC0415 - devices card profiles -> host seed data
+
+        if profiles.is_profile_library(_profiles_dir(rest) or ""):
+            return profiles.main(rest[1:])
     module, prefix, _ = COMMANDS[cmd]
     entry: Callable[[list[str]], int] = importlib.import_module(module).main
     return int(entry(prefix + rest) or 0)

@@ -501,7 +501,10 @@ class TerminalModel:
             self.txn.entry = "fallback"
             return None, _Fallback(self.txn)
         if first.outcome in {KernelOutcome.CARD_REMOVED, KernelOutcome.CANCELED}:
-            self.post("cancel")
+            # Nothing went to the host: end the session as not completed (06) and eject.
+            self.txn.response = FinancialResponse(stan=stan, terminal_id=self.cfg.terminal_id,
+                                                  response_code="06")
+            self.post("declined")
             return None, None
         # Declined offline by the card, application blocked, or a technical end.
         self.txn.response = FinancialResponse(stan=stan, terminal_id=self.cfg.terminal_id,

@@ -34,6 +34,8 @@ from devices.cardreader.chip import (
 from devices.common.codes import CompletionCode, DeviceError, DeviceState
 from devices.common.events import EventBus, EventSink
 from devices.common.service import DeviceService
+from devices.emv.atr import atr_protocols
+from devices.emv.errors import ApduError
 
 __all__ = ["PcscChipReader", "list_readers"]
 
@@ -270,6 +272,11 @@ class PcscChipReader(DeviceService[ChipReaderStatus]):
         except _PcscCallError as e:
             self._card = None if action is not ChipPowerAction.OFF else self._card
             return ChipPowerResult(outcome=_map_power_error(e.rc))
+        if action is not ChipPowerAction.OFF:
+            try:
+                atr_protocols(bytes(atr))  # EMV Book 1: an ATR that does not parse is rejected
+            except ApduError:
+                return ChipPowerResult(outcome=ChipOutcome.ATR_NOT_OBTAINED, atr=bytes(atr))
         p = ChipProtocol.T1 if proto == _scard.SCARD_PROTOCOL_T1 else ChipProtocol.T0
         return ChipPowerResult(outcome=ChipOutcome.OK, atr=bytes(atr), protocol=p)
 

@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 
 from hsm_sim.client import HsmClient
-from hsm_sim.crypto import encipher_pinblock, kcv_tdes, tdes_encrypt_ecb
+from hsm_sim.crypto import (
+    derive_icc_mk_a,
+    encipher_pinblock,
+    generate_arpc_1,
+    kcv_tdes,
+    mastercard_cvn16_arqc,
+    tdes_encrypt_ecb,
+    visa_cvn10_arpc,
+    visa_cvn10_arqc,
+    visa_cvn18_arpc,
+    visa_cvn18_arqc,
+)
 from hsm_sim.crypto.lmk import VariantLmk
 from hsm_sim.protocol import HsmError, HsmService, HsmTimeout, account_number_from_pan
 from hsm_sim.soft_hsm import SoftHsm
@@ -258,3 +269,81 @@ async def test_no_secrets_in_logs(
         text = r.getMessage() + " " + " ".join(str(v) for v in vars(r).values())
         for s in secrets_:
             assert s not in text
+
+
+@pytest.mark.asyncio
+async def test_verify_arqc_cvn_kw_over_tcp() -> None:
+    """KW through the client: CVN 10 (scheme 0, ARPC method 1), CVN 18 (scheme 3, method 2),
+    Mastercard CVN 16 (scheme 1 with the UN); a wrong ARQC is error 01."""
+    imk = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    pan, psn = "4761739001010010", "01"
+    tags = {
+        "tag_9f02": bytes.fromhex("000000010000"),
+        "tag_9f03": bytes(6),
+        "tag_9f1a": bytes.fromhex("0840"),
+        "tag_95": bytes(5),
+        "tag_5f2a": bytes.fromhex("0840"),
+        "tag_9a": bytes.fromhex("261129"),
+        "tag_9c": b"\x01",
+        "tag_9f37": bytes.fromhex("12345678"),
+        "tag_82": bytes.fromhex("1C00"),
+        "tag_9f36": bytes.fromhex("0007"),
+    }
+    data = b"".join(tags.values())
+    mk = LMK.encrypt_key("109", imk, "U")
+    server = await _server()
+    client = HsmClient("127.0.0.1", server.port)
+    try:
+        cvr = bytes.fromhex("03A00000")
+        arqc = visa_cvn10_arqc(imk, pan, psn, **tags, cvr=cvr)
+        r = await client.verify_arqc_cvn(
+            mk_ac=mk,
+            scheme=0,
+            pan_psn=pan + psn,
+            atc="0007",
+            transaction_data=data + cvr,
+            arqc=arqc.hex(),
+            arc="3030",
+        )
+        assert r.ok and r.arpc == visa_cvn10_arpc(imk, pan, psn, arqc=arqc, arc=b"00").hex().upper()
+        bad = await client.verify_arqc_cvn(
+            mk_ac=mk,
+            scheme=0,
+            pan_psn=pan + psn,
+            atc="0007",
+            transaction_data=data + cvr,
+            arqc="00" * 8,
+        )
+        assert bad.error_code == "01"
+        iad = bytes.fromhex("06011203A00000")
+        arqc = visa_cvn18_arqc(imk, pan, psn, **tags, tag_9f10=iad)
+        r = await client.verify_arqc_cvn(
+            mk_ac=mk,
+            scheme=3,
+            pan_psn=pan + psn,
+            atc="0007",
+            transaction_data=data + iad,
+            arqc=arqc.hex(),
+            csu="00800000",
+        )
+        want = visa_cvn18_arpc(
+            imk, pan, psn, tag_9f36=tags["tag_9f36"], arqc=arqc, csu=bytes.fromhex("00800000")
+        )
+        assert r.ok and r.arpc == want.hex().upper()
+        mcvr = bytes.fromhex("A00003220000")
+        arqc = mastercard_cvn16_arqc(imk, pan, psn, **tags, cvr=mcvr)
+        r = await client.verify_arqc_cvn(
+            mk_ac=mk,
+            scheme=1,
+            pan_psn=pan + psn,
+            atc="0007",
+            unpredictable_number="12345678",
+            transaction_data=data + mcvr,
+            arqc=arqc.hex(),
+            arc="3030",
+        )
+        want = generate_arpc_1(derive_icc_mk_a(imk, pan, psn), arqc, b"00")
+        assert r.ok and r.arpc == want.hex().upper()
+    finally:
+        await client.close()
+        await server.close()

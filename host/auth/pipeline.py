@@ -36,18 +36,22 @@ if TYPE_CHECKING:
     from host.risk.records import Decision
 
 __all__ = [
+    "CHIP_SCHEMES",
     "DEFAULT_PARTICIPANTS",
     "PARTICIPANTS",
     "AuthContext",
     "Authoriser",
     "CardCheck",
     "ChipCheck",
+    "ChipScheme",
     "Participant",
     "PinChange",
     "PinCheck",
     "TerminalCheck",
     "TransactionTypeCheck",
+    "chip_scheme",
     "default_participants",
+    "rid_of",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -337,15 +341,99 @@ class PinChange:
             ctx.new_offset = df[4:16].decode("ascii")
 
 
-#: Tags of the Visa CVN 10 ARQC input, in order (the CVR from 9F10 follows).
+#: Tags of the ARQC input, in order (the CVN's suffix follows: CVR or the whole IAD 9F10).
 ARQC_TAGS = (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A, 0x9C, 0x9F37, 0x82, 0x9F36)
+#: ARC of tag 91 (ARPC method 1): the ASCII of field 39 "00".
+ARC_APPROVED = "3030"
+#: CSU of tag 91 (ARPC method 2, Visa CVN 18): byte 2 bit 8 = "approved by the issuer".
+CSU_APPROVED = "00800000"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChipScheme:
+    """How the issuer checks one cryptogram version through the HSM's KW command.
+
+    ``suffix`` slices the IAD (9F10) for the part of the AC input that follows the tags (the
+    CVR, or the whole IAD); ``kw_scheme`` is the KW scheme (0 Visa CVN 10, 1 Mastercard SKD
+    with the UN, 3 EMV common session key); ``arpc_method`` 1 answers ARPC(8) || ARC(2),
+    2 answers ARPC(4) || CSU(4).
+    """
+
+    name: str
+    kw_scheme: int
+    arpc_method: int
+    suffix: tuple[int, int | None]
+    with_un: bool = False
+
+
+#: Where the CVN sits in the IAD, per registered application provider (RID = AID[:5]).
+CVN_OFFSET: dict[str, int] = {"A000000003": 2, "A000000004": 1, "A000000333": 2}
+#: (RID, CVN byte) -> scheme. The table is the whole of the host's CVN knowledge (docs/cards.md).
+CHIP_SCHEMES: dict[tuple[str, int], ChipScheme] = {
+    ("A000000003", 0x0A): ChipScheme(name="visa-cvn10", kw_scheme=0, arpc_method=1, suffix=(3, 7)),
+    ("A000000003", 0x12): ChipScheme(name="visa-cvn18", kw_scheme=3, arpc_method=2,
+                                     suffix=(0, None)),
+    ("A000000004", 0x10): ChipScheme(name="mastercard-cvn16", kw_scheme=1, arpc_method=1,
+                                     suffix=(2, 8), with_un=True),
+    ("A000000333", 0x01): ChipScheme(name="pboc-cvn01", kw_scheme=3, arpc_method=1,
+                                     suffix=(3, 7)),
+}  # fmt: skip
+
+
+#: Registered application provider by PAN prefix (BIN ranges), for field 55 without 84 / 4F.
+_RID_BY_PAN = (("62", "A000000333"), ("4", "A000000003"), ("5", "A000000004"),
+               ("2", "A000000004"))  # fmt: skip
+
+
+def rid_of(tags: dict[int, bytes], pan: str) -> bytes:
+    """The RID of the application: tag 84 (DF name), else 4F (AID), else from the PAN's BIN.
+
+    Examples
+    --------
+    >>> rid_of({0x84: bytes.fromhex("A000000333010101")}, "4761739000100002").hex().upper()
+    'A000000333'
+    >>> rid_of({}, "4761739000100002").hex().upper()
+    'A000000003'
+    """
+    aid = tags.get(0x84) or tags.get(0x4F)
+    if aid:
+        return aid[:5]
+    rid = next((r for prefix, r in _RID_BY_PAN if pan.startswith(prefix)), "")
+    return bytes.fromhex(rid)
+
+
+def chip_scheme(aid: bytes, iad: bytes) -> ChipScheme | None:
+    """The scheme of a cryptogram from its AID (tag 84) and IAD (tag 9F10), or None.
+
+    Examples
+    --------
+    >>> chip_scheme(bytes.fromhex("A0000000031010"), bytes.fromhex("06011203A00000")).name
+    'visa-cvn18'
+    >>> chip_scheme(bytes.fromhex("A0000000041010"), bytes.fromhex("0110A00000000000")).name
+    'mastercard-cvn16'
+    >>> chip_scheme(bytes.fromhex("A0000000031010"), bytes.fromhex("06")) is None
+    True
+    """
+    rid = aid[:5].hex().upper()
+    at = CVN_OFFSET.get(rid)
+    if at is None or len(iad) <= at:
+        return None
+    return CHIP_SCHEMES.get((rid, iad[at]))
 
 
 class ChipCheck:
-    """Field 55: verify the ARQC through HSM KQ (scheme 0, Visa CVN 10) and return the ARPC.
+    """Field 55: verify the ARQC through HSM KW and return the ARPC in tag 91.
 
-    The response's field 55 carries tag 91 (ARPC 8 bytes + ARC 2 bytes, the ARC being the ASCII
-    of field 39). An ARQC failure declines with 05; missing tags decline with 30.
+    The cryptogram version comes from the AID (84, else 4F, else the PAN's BIN) and the IAD
+    (9F10), looked up in
+    :data:`CHIP_SCHEMES`: Visa CVN 10 (KW scheme 0), Visa CVN 18 (scheme 3, ARPC method 2 with
+    a CSU), Mastercard CVN 16 (scheme 1, UN 9F37), the UnionPay PBOC profile (scheme 3, ARPC
+    method 1 with the session key). The AC input is ``ARQC_TAGS`` followed by the scheme's
+    IAD slice, unpadded (KW pads). Tag 91 is ARPC(8) || ARC "00" (method 1) or ARPC(4) ||
+    CSU (method 2): the issuer authenticates the card here, before the ledger decides, so a
+    later decline (51, 55, ...) travels in field 39 and the terminal asks the card for an AAC.
+    An ARQC failure declines with 05; missing tags decline with 30; an unknown cryptogram
+    version declines with 05.
     """
 
     name = "chip"
@@ -359,29 +447,35 @@ class ChipCheck:
             return
         try:
             tags = _tlv.to_dict(_tlv.decode_tlv(bytes.fromhex(req.icc_data)))
-            data = b"".join(tags[t] for t in ARQC_TAGS) + tags[0x9F10][3:7]
-            arqc = tags[0x9F26].hex().upper()
-            atc = tags[0x9F36].hex().upper()
-            un = tags[0x9F37].hex().upper()
+            iad, aid = tags[0x9F10], rid_of(tags, req.pan)
+            head = b"".join(tags[t] for t in ARQC_TAGS)
+            arqc, atc, un = (tags[t].hex().upper() for t in (0x9F26, 0x9F36, 0x9F37))
         except (ValueError, KeyError):
             ctx.decline("30", "field 55 incomplete or malformed")
+            return
+        scheme = chip_scheme(aid, iad)
+        if scheme is None:
+            ctx.decline("05", "unsupported cryptogram version")
             return
         psn = tags.get(0x5F34, b"\x00").hex()[-2:]
         mk = await self._store.get_key(card.mk_ac_name or "MKAC1")
         if mk is None:
             ctx.decline("96", "no issuer master key for the card")
             return
+        start, stop = scheme.suffix
+        method1 = scheme.arpc_method == 1
         try:
             res = await asyncio.wait_for(
-                self._hsm.verify_arqc(
+                self._hsm.verify_arqc_cvn(
                     mk_ac=mk,
-                    scheme=0,
-                    pan_psn=(req.pan + psn)[-16:],
+                    scheme=scheme.kw_scheme,
+                    pan_psn=req.pan + psn,
                     atc=atc,
-                    unpredictable_number=un,
-                    transaction_data=data,
+                    unpredictable_number=un if scheme.with_un else None,
+                    transaction_data=head + iad[start:stop],
                     arqc=arqc,
-                    arc="3030",
+                    arc=ARC_APPROVED if method1 else None,
+                    csu=None if method1 else CSU_APPROVED,
                 ),
                 self._timeout,
             )
@@ -389,12 +483,13 @@ class ChipCheck:
             ctx.decline("96", f"HSM unavailable: {type(e).__name__}")
             return
         if res.error_code == "01":
-            ctx.decline("05", "ARQC verification failed")
+            ctx.decline("05", f"ARQC verification failed ({scheme.name})")
         elif not res.ok or res.arpc is None:
             ctx.decline("96", f"HSM error {res.error_code}")
         else:
+            tail = ARC_APPROVED if method1 else CSU_APPROVED
             ctx.icc_response = (
-                _tlv.encode_tlv([_tlv.Tlv(0x91, bytes.fromhex(res.arpc) + b"00")]).hex().upper()
+                _tlv.encode_tlv([_tlv.Tlv(0x91, bytes.fromhex(res.arpc + tail))]).hex().upper()
             )
 
 

@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bootstrap lint diagrams clean
+.PHONY: demo test bootstrap lint diagrams docs clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -12,6 +12,7 @@ demo: bootstrap
 
 test: bootstrap
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy terminal devices hsm_sim host screens sst
 	$(PY) -m terminal.diagram --check docs/state-machine.md
 	$(PY) -m pytest -q
 
@@ -19,8 +20,10 @@ lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy terminal devices hsm_sim host screens sst
 
-diagrams: bootstrap
+diagrams docs: bootstrap
 	$(PY) -m terminal.diagram --write docs/state-machine.md
+	$(PY) -m hsm_sim.thales.docgen --write docs/hsm.md
+	$(PY) -m host.iso8583.docgen --write docs/iso8583.md
 
 clean:
 	rm -rf $(VENV) .demo-data build *.egg-info

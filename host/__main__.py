@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from host.store.postgres import PostgresStore
 
 __all__ = ["main"]
+
+_LOG = logging.getLogger(__name__)
 
 _DB_HELP = (
     "ledger: a SQLite file (default host.db) or a PostgreSQL URL, "
@@ -191,18 +194,23 @@ def _db_label(db: str) -> str:
 
 
 def _open_store(
-    db: str, *, durability: str = "full", pool_size: int = 10
+    db: str, *, durability: str = "full", pool_size: int = 10, group_commit_ticks: int = 2
 ) -> SqliteStore | PostgresStore:
     """The ledger named by ``--db``: a PostgreSQL URL or a SQLite file path."""
     if _is_postgres(db):
         from host.store.postgres import PostgresStore  # noqa: PLC0415 - optional driver
 
         return PostgresStore(db, max_size=pool_size)
-    return SqliteStore(db, durability=durability)
+    return SqliteStore(db, durability=durability, group_commit_ticks=group_commit_ticks)
 
 
 async def _serve(cfg: HostConfig) -> int:
-    store = _open_store(cfg.db, durability=cfg.durability, pool_size=cfg.db_pool_size)
+    store = _open_store(
+        cfg.db,
+        durability=cfg.durability,
+        pool_size=cfg.db_pool_size,
+        group_commit_ticks=cfg.group_commit_ticks,
+    )
     if not isinstance(store, SqliteStore):
         await store.open()
     hsm = HsmClient(
@@ -234,6 +242,10 @@ async def _serve(cfg: HostConfig) -> int:
         if _risk is not None:
             _risk.close()
         if isinstance(store, SqliteStore):
+            _LOG.info(
+                "ledger closed",
+                extra={"transactions": store.transactions, "group_commits": store.batches},
+            )
             store.close()
         else:
             await store.aclose()

@@ -41,6 +41,9 @@ class HostConfig:
     db: str = "host.db"
     durability: str = "full"  # SQLite synchronous: "full" (fsync per commit) or "normal" (WAL)
     db_pool_size: int = 10  # PostgreSQL: connections in the pool of one host instance
+    #: SQLite group commit: event-loop turns a batch stays open for more messages (>= 1); every
+    #: answer still waits for the COMMIT of its batch (see host.store.sqlite).
+    group_commit_ticks: int = 2
     log_level: str = "INFO"
     log_file: str = ""
     hsm: HsmLink = field(default_factory=HsmLink)

@@ -569,6 +569,14 @@ class Authoriser:
         )
         if outcome.duplicate:
             return self._replay(req, outcome.response)
+        if _LOG.isEnabledFor(logging.INFO):  # the extras cost more than the message (hot path)
+            self._log(req, ctx, outcome, start)
+        return FinancialResponse.from_fields(outcome.response | {"2": req.pan})
+
+    @staticmethod
+    def _log(
+        req: FinancialRequest, ctx: AuthContext, outcome: _ledger.Outcome, start: float
+    ) -> None:
         _LOG.info(
             "authorisation",
             extra={
@@ -584,7 +592,6 @@ class Authoriser:
                 "elapsed_ms": round((time.monotonic() - start) * 1000, 2),
             },
         )
-        return FinancialResponse.from_fields(outcome.response | {"2": req.pan})
 
     def _replay(self, req: FinancialRequest, stored: dict[str, str]) -> FinancialResponse:
         _LOG.info(

@@ -84,7 +84,9 @@ def open_risk_store(store: LedgerStore) -> LedgerRiskStore | None:
     database (its own synchronous connection for KYC and decision reads; the ledger's
     transactions for counters). None for any other ledger."""
     if isinstance(store, SqliteStore):
-        return SqliteRiskStore(store.connection)
+        risk = SqliteRiskStore(store.connection, epoch=store.epoch)
+        store.on_rollback(risk.invalidate)  # its KYC cache must forget undone writes
+        return risk
     url = getattr(store, "url", "")
     if isinstance(url, str) and url.startswith(("postgresql://", "postgres://")):
         from host.risk.store_pg import PgRiskStore  # noqa: PLC0415 - optional driver

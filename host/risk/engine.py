@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from host.risk.kyc import AccountClass, CustomerRecord, CustomerStatus
-from host.risk.limits import Layer, Limit, LimitBook, Metric, Scope, TxnFacts
+from host.risk.limits import Layer, Limit, LimitBook, Metric, ResolvedLimit, Scope, TxnFacts
 from host.risk.model import Channel, Outcome, Period, RiskGrade, TxnType, local_day, period_key
 from host.risk.records import (
     CardLink,
@@ -66,6 +66,9 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
+#: Bound of the engine's limit-resolution memo (entries); emptied when full.
+MEMO_SIZE = 4096
+_MISS = object()
 
 PROCESSING_CODES: dict[str, TxnType] = {
     "00": TxnType.PURCHASE, "01": TxnType.CASH_WITHDRAWAL, "21": TxnType.CASH_DEPOSIT,
@@ -102,6 +105,35 @@ class RiskEngine:
         self.store, self.limits = store, limits
         self.config = config or RiskConfig()
         self.stepup = stepup or StepUp(store)
+        # Limit resolution is a pure function of (book, facts, agreed limits): memoised per
+        # book (``self.limits`` may be replaced), bounded by MEMO_SIZE.
+        self._memo_book: LimitBook | None = None
+        self._memo: dict[Any, Any] = {}
+
+    def _memoised(self, key: Any, compute: Callable[[], Any]) -> Any:
+        if self._memo_book is not self.limits or len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+            self._memo_book = self.limits
+        hit = self._memo.get(key, _MISS)
+        if hit is _MISS:
+            hit = self._memo[key] = compute()
+        return hit
+
+    def _resolved(self, facts: TxnFacts, cust: CustomerRecord) -> list[ResolvedLimit]:
+        """``limits.resolve`` with the customer's agreed limits, ordered as R5/R6 check them."""
+        def compute() -> tuple[ResolvedLimit, ...]:
+            out = self.limits.resolve(facts, agreed_limits(cust))
+            out.sort(key=lambda r: (r.metric is Metric.COUNT, list(Period).index(r.period)))
+            return tuple(out)
+        key = ("resolve", facts, cust.customer_id if cust.agreed_limits else "",
+               cust.agreed_limits)
+        return list(self._memoised(key, compute))
+
+    def _counter_buckets(self, facts: TxnFacts) -> dict[Scope, tuple[str, ...]]:
+        def compute() -> dict[Scope, tuple[str, ...]]:
+            return {scope: tuple(sorted(b)) for scope, b in
+                    self.limits.counter_buckets(facts).items()}
+        return self._memoised(("buckets", facts), compute)  # type: ignore[no-any-return]
 
     # -- the decision ------------------------------------------------------------------------
     def decide(self, req: RiskRequest) -> Decision:
@@ -174,9 +206,8 @@ class RiskEngine:
         if req.txn_type.financial:
             ids = {Scope.CARD: req.card, Scope.CUSTOMER: cust.customer_id, Scope.ACCOUNT: account_no}
             periods = {p: period_key(p, day) for p in (Period.DAY, Period.MONTH, Period.YEAR)}
-            resolved = self.limits.resolve(facts, agreed_limits(cust))
+            resolved = self._resolved(facts, cust)
             counters = self.store.counters(list(ids.items()), list(periods.values()))
-            resolved.sort(key=lambda r: (r.metric is Metric.COUNT, list(Period).index(r.period)))
             for lim in resolved:
                 if lim.blocked or (lim.metric is Metric.AMOUNT and lim.value == 0):
                     return decline(Reason(rule_id="R4-NOT-PERMITTED", code="57",
@@ -203,8 +234,8 @@ class RiskEngine:
                                          scope=lim.scope, scope_id=sid, bucket=lim.bucket,
                                          period=pk, metric=lim.metric.value, limit=lim.value,
                                          code=code))
-            for scope, buckets in self.limits.counter_buckets(facts).items():
-                for b in sorted(buckets):
+            for scope, buckets in self._counter_buckets(facts).items():
+                for b in buckets:
                     for pk in periods.values():
                         moves.append(CounterMove(scope=scope, scope_id=ids[scope], bucket=b,
                                                  period=pk, amount=req.amount, count=1))

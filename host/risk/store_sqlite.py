@@ -208,16 +208,49 @@ def customer_from_json(text: str, id_enc: bytes | None) -> CustomerRecord:
         legal_hold=d["legal_hold"], anonymised=d["anonymised"])
 
 
-class SqliteRiskStore:
-    """``RiskStore`` on SQLite. Give it the host's database path or an open connection."""
+#: Bound of the KYC read cache (entries); it is emptied when full.
+KYC_CACHE_SIZE = 200_000
 
-    def __init__(self, db: sqlite3.Connection | str | Path) -> None:
+
+class SqliteRiskStore:
+    """``RiskStore`` on SQLite. Give it the host's database path or an open connection.
+
+    Decision-time reads of KYC rows (card links, customer records, account links, linked
+    customers) are cached in memory, parsed. The cache is emptied whenever those rows may
+    have changed: by any write through this store (:meth:`transaction`, the in-transaction
+    writes that touch them), by a rollback on the connection (:meth:`invalidate`, which the
+    ledger calls), and by a commit of any *other* connection to the file (``PRAGMA
+    data_version``, checked on every cached read: ``sst host customers block`` from another
+    process is seen by the next message). The cache holds no secrets: ID numbers stay
+    encrypted and masked as in the row.
+    """
+
+    def __init__(self, db: sqlite3.Connection | str | Path, *, epoch: Any = None) -> None:
         if isinstance(db, sqlite3.Connection):
             self._db, self._owned = db, False
             self._db.row_factory = sqlite3.Row
         else:
             self._db, self._owned = connect(db), True
         self._db.executescript(SCHEMA)
+        self._kyc: dict[tuple[str, str], Any] = {}
+        self._kyc_generation = -1
+        # ``epoch``: the ledger's ``host.store.sqlite.CacheEpoch`` when sharing its connection
+        # (one ``PRAGMA data_version`` per loop turn for both caches); else our own check.
+        self._epoch = epoch
+
+    def invalidate(self) -> None:
+        """Forget every cached KYC read (call after rows may have changed on this connection)."""
+        self._kyc.clear()
+
+    def _kyc_cache(self) -> dict[tuple[str, str], Any]:
+        if self._epoch is not None:
+            generation = int(self._epoch.check())
+        else:
+            generation = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if generation != self._kyc_generation or len(self._kyc) >= KYC_CACHE_SIZE:
+            self._kyc.clear()
+            self._kyc_generation = generation
+        return self._kyc
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -229,18 +262,31 @@ class SqliteRiskStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` .. ``COMMIT`` on this store's connection (joins an open one)."""
+        """``BEGIN IMMEDIATE`` .. ``COMMIT`` on this store's connection (joins an open one as a
+        savepoint: the ledger's group-commit batch, see :mod:`host.store.sqlite`)."""
         db = self._db
-        if db.in_transaction:
-            yield db
-            return
-        db.execute("BEGIN IMMEDIATE")
+        self._kyc.clear()
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            if db.in_transaction:
+                db.execute("SAVEPOINT risk")
+                try:
+                    yield db
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK TO risk")
+                        db.execute("RELEASE risk")
+                    raise
+                db.execute("RELEASE risk")
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            self._kyc.clear()
 
     # -- KYC ----------------------------------------------------------------------------------
     def put_customer(self, rec: CustomerRecord) -> None:
@@ -266,9 +312,14 @@ class SqliteRiskStore:
                 rec.legal_hold, int(rec.anonymised))
 
     def customer(self, customer_id: str) -> CustomerRecord | None:
+        cache, key = self._kyc_cache(), ("customer", customer_id)
+        if key in cache:
+            return cache[key]  # type: ignore[no-any-return]
         r = self._db.execute("SELECT record_json, id_enc FROM risk_customers WHERE customer_id=?",
                              (customer_id,)).fetchone()
-        return None if r is None else customer_from_json(r[0], r[1])
+        rec = None if r is None else customer_from_json(r[0], r[1])
+        cache[key] = rec
+        return rec
 
     def customers(self) -> list[CustomerRecord]:
         rows = self._db.execute("SELECT record_json, id_enc FROM risk_customers "
@@ -287,13 +338,16 @@ class SqliteRiskStore:
                         link.bound_account_no))
 
     def account(self, account_no: str) -> AccountLink | None:
+        cache, key = self._kyc_cache(), ("account", account_no)
+        if key in cache:
+            return cache[key]  # type: ignore[no-any-return]
         r = self._db.execute("SELECT * FROM risk_accounts WHERE account_no=?",
                              (account_no,)).fetchone()
-        if r is None:
-            return None
-        return AccountLink(account_no=r["account_no"], customer_id=r["customer_id"],
-                           account_class=AccountClass(r["account_class"]),
-                           bound_account_no=r["bound_account_no"])
+        link = None if r is None else AccountLink(
+            account_no=r["account_no"], customer_id=r["customer_id"],
+            account_class=AccountClass(r["account_class"]), bound_account_no=r["bound_account_no"])
+        cache[key] = link
+        return link
 
     def put_card(self, link: CardLink) -> None:
         with self.transaction() as db:
@@ -310,8 +364,13 @@ class SqliteRiskStore:
                         fingerprint_ref=r["fingerprint_ref"])
 
     def card(self, card: str) -> CardLink | None:
+        cache, key = self._kyc_cache(), ("card", card)
+        if key in cache:
+            return cache[key]  # type: ignore[no-any-return]
         r = self._db.execute("SELECT * FROM risk_cards WHERE card=?", (card,)).fetchone()
-        return None if r is None else self._card(r)
+        link = None if r is None else self._card(r)
+        cache[key] = link
+        return link
 
     def cards_of(self, customer_id: str) -> list[CardLink]:
         return [self._card(r) for r in self._db.execute(
@@ -322,8 +381,12 @@ class SqliteRiskStore:
             db.executemany("INSERT OR IGNORE INTO risk_links VALUES (?,?)", [(a, b), (b, a)])
 
     def linked(self, customer_id: str) -> list[str]:
-        return [r[0] for r in self._db.execute(
-            "SELECT linked_id FROM risk_links WHERE customer_id=?", (customer_id,))]
+        cache, key = self._kyc_cache(), ("linked", customer_id)
+        ids = cache.get(key)
+        if ids is None:
+            ids = cache[key] = tuple(r[0] for r in self._db.execute(
+                "SELECT linked_id FROM risk_links WHERE customer_id=?", (customer_id,)))
+        return list(ids)
 
     def record_pin_change(self, card: str, at: datetime, *, reset: bool) -> None:
         with self.transaction() as db:
@@ -338,15 +401,17 @@ class SqliteRiskStore:
     # -- decision-time reads -----------------------------------------------------------------
     def counters(self, scopes: list[tuple[Scope, str]], periods: list[str]
                  ) -> dict[CounterKey, tuple[int, int]]:
-        out: dict[CounterKey, tuple[int, int]] = {}
+        """Every counter of these scopes and periods, in one statement (primary-key ranges)."""
+        if not scopes or not periods:
+            return {}
+        by_value = {scope.value: scope for scope, _ in scopes}
         marks = ",".join("?" * len(periods))
-        for scope, sid in scopes:
-            for r in self._db.execute(
-                    f"SELECT period, bucket, amount, count FROM risk_counters "  # noqa: S608
-                    f"WHERE scope=? AND scope_id=? AND period IN ({marks})",
-                    (scope.value, sid, *periods)):
-                out[(scope, sid, r[1], r[0])] = (r[2], r[3])
-        return out
+        one = ("SELECT scope, scope_id, period, bucket, amount, count FROM risk_counters "  # noqa: S608
+               f"WHERE scope=? AND scope_id=? AND period IN ({marks})")
+        rows = self._db.execute(
+            " UNION ALL ".join([one] * len(scopes)),
+            tuple(v for scope, sid in scopes for v in (scope.value, sid, *periods)))
+        return {(by_value[r[0]], r[1], r[3], r[2]): (r[4], r[5]) for r in rows}
 
     def events(self, customer_ids: list[str], since: datetime) -> list[RiskEvent]:
         marks = ",".join("?" * len(customer_ids))
@@ -461,9 +526,10 @@ class SqliteRiskStore:
             if decision.customer_id:
                 conn.execute("UPDATE risk_customers SET last_activity_at=? WHERE customer_id=?",
                              (ts(req.at), decision.customer_id))
-            if decision.stepup_verified is not None or req.txn_type.financial:
-                conn.execute("UPDATE risk_cards SET pin_reset_pending=0 WHERE card=? AND "
-                             "pin_reset_pending=1", (req.card,))
+            if (decision.stepup_verified is not None or req.txn_type.financial) and conn.execute(
+                    "UPDATE risk_cards SET pin_reset_pending=0 WHERE card=? AND "
+                    "pin_reset_pending=1", (req.card,)).rowcount:
+                self._kyc.clear()
             if decision.stepup_verified is Factor.VID and decision.customer_id:
                 self._clear_reactivation(conn, decision.customer_id)
         d = req.txn_type.direction
@@ -508,6 +574,7 @@ class SqliteRiskStore:
         if rec.reactivation_pending:
             conn.execute("UPDATE risk_customers SET record_json=? WHERE customer_id=?",
                          (customer_to_json(replace(rec, reactivation_pending=False)), customer_id))
+            self._kyc.clear()
 
     def _open_case(self, conn: sqlite3.Connection, decision: Decision) -> None:
         req = decision.request
@@ -629,6 +696,7 @@ class SqliteRiskStore:
                                    reset: bool) -> None:
         conn.execute("UPDATE risk_cards SET last_pin_change_at=?, pin_reset_pending=? "
                      "WHERE card=?", (ts(at), int(reset), card))
+        self._kyc.clear()
 
     # -- post-event ----------------------------------------------------------------------------
     def decision(self, key: str) -> dict[str, Any] | None:

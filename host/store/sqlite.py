@@ -7,6 +7,15 @@ Writers are serialised by SQLite itself and, inside the process, by an ``asyncio
 
 ``synchronous=FULL`` is the default (durable at ``COMMIT``); ``durability="normal"`` trades the
 last transactions before a power cut (never consistency) for speed, as WAL allows.
+
+Group commit: each message's transaction is a ``SAVEPOINT`` inside a batch that one
+``BEGIN IMMEDIATE`` opens; the batch commits (one fsync) at the next turn of the event loop,
+after every message that was ready in the meantime has added its own savepoint. A message
+that fails rolls back to its savepoint only, so it is applied whole or not at all; a batch
+commits whole or not at all. ``transaction()`` returns to its caller only once the batch is
+durable, so no answer leaves the host before the transaction it reports is on disk (a crash
+loses only messages that were never answered). Reads between messages see the open batch:
+a duplicate answered from :meth:`SqliteStore.get_response` therefore also waits for it.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,7 +41,7 @@ from host.store.base import (
     TerminalRecord,
 )
 
-__all__ = ["SCHEMA", "SqliteStore"]
+__all__ = ["SCHEMA", "CacheEpoch", "SqliteStore"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -160,6 +169,9 @@ _TABLE_KEYS = {
     "keys": "name",
 }
 
+#: Bound of the read cache of terminals, cards and keys (entries); emptied when full.
+_CACHE_SIZE = 100_000
+
 _AUTH_COLS = (
     "auth_id, terminal_id, stan, local_date, message_class, transmission_datetime, rrn, mti, "
     "processing_code, pan_masked, account_no, amount, currency, response_code, auth_code, "
@@ -239,11 +251,47 @@ def _auth(r: sqlite3.Row) -> AuthorisationRecord:
     )
 
 
-class _SqliteTx:
-    """``LedgerTx`` on the store's connection (only valid inside ``SqliteStore.transaction``)."""
+class CacheEpoch:
+    """When read caches on one connection must be dropped because *another* connection committed.
+
+    ``PRAGMA data_version`` changes when another connection (another process, the CLI) commits
+    to the file. Inside an event loop it is read at most once per turn of the loop: every read
+    of that turn comes after the loop's poll, so a commit that happened before a message
+    arrived is always seen by that message. Without a running loop it is read every time.
+    Writes on the same connection are not reported here: their writers drop caches themselves.
+    """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._version: int | None = None
+        self._fresh = False
+        self.generation = 0
+
+    def check(self) -> int:
+        """The current generation (it changes whenever caches must be dropped)."""
+        if not self._fresh:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._version = version
+                self.generation += 1
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return self.generation
+            self._fresh = True
+            loop.call_soon(self._expire)
+        return self.generation
+
+    def _expire(self) -> None:
+        self._fresh = False
+
+
+class _SqliteTx:
+    """``LedgerTx`` on the store's connection (only valid inside ``SqliteStore.transaction``)."""
+
+    def __init__(self, db: sqlite3.Connection, changed: Callable[[], None]) -> None:
+        self._db = db
+        self._changed = changed  # cards or terminals written: forget cached reads
 
     async def find_message(self, key: MessageKey) -> AuthorisationRecord | None:
         r = self._db.execute(
@@ -290,6 +338,7 @@ class _SqliteTx:
 
     async def set_pin_tries(self, pan: str, tries: int) -> None:
         self._db.execute("UPDATE cards SET pin_tries = ? WHERE pan = ?", (tries, pan))
+        self._changed()
 
     async def set_pin_reference(
         self, pan: str, *, pvv: str | None = None, ibm_offset: str | None = None
@@ -298,6 +347,7 @@ class _SqliteTx:
             self._db.execute("UPDATE cards SET pvv = ? WHERE pan = ?", (pvv, pan))
         if ibm_offset is not None:
             self._db.execute("UPDATE cards SET ibm_offset = ? WHERE pan = ?", (ibm_offset, pan))
+        self._changed()
 
     async def lock_accounts(self, account_nos: Sequence[str]) -> dict[str, AccountRecord]:
         out: dict[str, AccountRecord] = {}
@@ -411,17 +461,20 @@ class _SqliteTx:
             f"UPDATE terminals SET {key}_lmk = ?, {key}_kcv = ? WHERE terminal_id = ?",  # noqa: S608
             (key_lmk, kcv, terminal_id),
         )
+        self._changed()
 
     async def set_signed_on(self, terminal_id: str, signed_on: bool) -> None:
         self._db.execute(
             "UPDATE terminals SET signed_on = ? WHERE terminal_id = ?",
             (int(signed_on), terminal_id),
         )
+        self._changed()
 
     async def store_key(self, name: str, key_lmk: str, kcv: str) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO keys (name, key_lmk, kcv) VALUES (?,?,?)", (name, key_lmk, kcv)
         )
+        self._changed()
 
     def risk_connection(self) -> sqlite3.Connection:
         return self._db
@@ -430,9 +483,14 @@ class _SqliteTx:
 class SqliteStore:
     """``LedgerStore`` and ``AdminStore`` on one SQLite file."""
 
-    def __init__(self, path: str | Path, *, durability: str = "full") -> None:
+    def __init__(
+        self, path: str | Path, *, durability: str = "full", group_commit_ticks: int = 2
+    ) -> None:
         if durability not in ("full", "normal"):
             raise ValueError("durability must be 'full' or 'normal'")
+        if group_commit_ticks < 1:
+            raise ValueError("group_commit_ticks must be at least 1")
+        self._ticks = group_commit_ticks
         self.path = str(path)
         self._db = sqlite3.connect(
             self.path,
@@ -449,7 +507,18 @@ class SqliteStore:
         self._db.execute("PRAGMA cache_size=-16000")
         self._migrate()
         self._lock = asyncio.Lock()
-        self._tx = _SqliteTx(self._db)
+        self._tx = _SqliteTx(self._db, self._forget)
+        # Reads of terminals, cards and keys between messages, cached: emptied by every write
+        # to them on this connection (transactions, admin helpers), by a rollback, and when
+        # another connection commits (``PRAGMA data_version``, checked on every cached read).
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache_generation = -1
+        self.epoch = CacheEpoch(self._db)
+        #: The open group-commit batch: resolved when its COMMIT returned (durable).
+        self._batch: asyncio.Future[None] | None = None
+        self._rollback_listeners: list[Callable[[], None]] = []
+        self.batches = 0  #: group commits so far (one fsync each)
+        self.transactions = 0  #: message transactions so far (savepoints released)
 
     def _migrate(self) -> None:
         existing = {
@@ -482,7 +551,31 @@ class SqliteStore:
         self._db.execute("PRAGMA legacy_alter_table=OFF")
 
     def close(self) -> None:
+        self.flush()
         self._db.close()
+
+    def _forget(self) -> None:
+        self._cache.clear()
+
+    def _cached(self, kind: str, key: str, load: Callable[[], Any]) -> Any:
+        generation = self.epoch.check()
+        if generation != self._cache_generation or len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+            self._cache_generation = generation
+        k = (kind, key)
+        if k in self._cache:
+            return self._cache[k]
+        value = self._cache[k] = load()
+        return value
+
+    def on_rollback(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever written state is undone (caches on this connection)."""
+        self._rollback_listeners.append(listener)
+
+    def _rolled_back(self) -> None:
+        self._cache.clear()
+        for listener in self._rollback_listeners:
+            listener()
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -491,21 +584,22 @@ class SqliteStore:
 
     # -- LedgerStore reads ----------------------------------------------------------------------
     async def get_card(self, pan: str) -> CardRecord | None:
-        r = self._db.execute("SELECT * FROM cards WHERE pan = ?", (pan,)).fetchone()
-        return None if r is None else _card(r)
+        return self._cached("card", pan, lambda: self.card(pan))  # type: ignore[no-any-return]
 
     async def get_terminal(self, terminal_id: str) -> TerminalRecord | None:
-        r = self._db.execute(
-            "SELECT * FROM terminals WHERE terminal_id = ?", (terminal_id,)
-        ).fetchone()
-        return None if r is None else _terminal(r)
+        return self._cached(  # type: ignore[no-any-return]
+            "terminal", terminal_id, lambda: self.terminal(terminal_id)
+        )
 
     async def get_account(self, account_no: str) -> AccountRecord | None:
         return self.account(account_no)
 
     async def get_key(self, name: str) -> str | None:
-        r = self._db.execute("SELECT key_lmk FROM keys WHERE name = ?", (name,)).fetchone()
-        return None if r is None else str(r[0])
+        def load() -> str | None:
+            r = self._db.execute("SELECT key_lmk FROM keys WHERE name = ?", (name,)).fetchone()
+            return None if r is None else str(r[0])
+
+        return self._cached("key", name, load)  # type: ignore[no-any-return]
 
     async def get_response(self, key: MessageKey) -> dict[str, str] | None:
         r = self._db.execute(
@@ -513,7 +607,10 @@ class SqliteStore:
             "AND local_date=? AND message_class=?",
             (key.terminal_id, key.stan, key.local_date, key.message_class),
         ).fetchone()
-        return None if r is None else dict(json.loads(r[0]))
+        if r is None:
+            return None
+        await self.durable()  # the original may still be in the open batch: answer once on disk
+        return dict(json.loads(r[0]))
 
     async def statement(self, account_no: str, *, limit: int) -> list[PostingRecord]:
         rows = self._db.execute(
@@ -537,15 +634,67 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[LedgerTx]:
+        """One message's transaction: a savepoint in the open batch; exits once it is durable."""
+        db = self._db
         async with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if self._batch is not None and not db.in_transaction:
+                self.flush()  # ended by someone else on this connection: nothing left to commit
+            batch = self._batch
+            if batch is None:
+                db.execute("BEGIN IMMEDIATE")
+                batch = self._batch = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().call_soon(self._flush_when_idle, self._ticks)
+            db.execute("SAVEPOINT msg")
             try:
                 yield self._tx
             except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK TO msg")
+                    db.execute("RELEASE msg")
+                else:  # SQLite rolled the whole batch back (I/O error, disk full)
+                    self._fail_batch(sqlite3.OperationalError("batch rolled back"))
+                self._rolled_back()
                 raise
-            self._db.execute("COMMIT")
+            db.execute("RELEASE msg")
+            self.transactions += 1
+        await asyncio.shield(batch)
+
+    async def durable(self) -> None:
+        """Wait until everything written so far on this connection is committed."""
+        if self._batch is not None:
+            await asyncio.shield(self._batch)
+
+    def _flush_when_idle(self, ticks: int) -> None:
+        # Wait ``ticks`` turns of the event loop so that messages woken by the same I/O poll
+        # (HSM answers) join the batch, and never while a message is inside its savepoint.
+        if ticks > 1 or self._lock.locked():
+            asyncio.get_running_loop().call_soon(self._flush_when_idle, ticks - 1)
+            return
+        self.flush()
+
+    def flush(self) -> None:
+        """Commit the open batch now and release its messages (no-op without one)."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._rolled_back()
+            if not batch.done():
+                batch.set_exception(OSError(f"group commit failed: {e}"))
+            return
+        self.batches += 1
+        if not batch.done():
+            batch.set_result(None)
+
+    def _fail_batch(self, error: Exception) -> None:
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.done():
+            batch.set_exception(OSError(f"group commit failed: {error}"))
 
     # -- synchronous helpers (tests, CLI) -------------------------------------------------------
     def find_account(self, account_no: str) -> AccountRecord | None:
@@ -608,6 +757,7 @@ class SqliteStore:
             f"ON CONFLICT({_TABLE_KEYS[table]}) DO UPDATE SET {updates}",
             tuple(row.values()),
         )
+        self._forget()
 
     def update(self, table: str, key: str, values: dict[str, Any]) -> bool:
         """Set some columns of one existing row; ``False`` if there is no such row."""
@@ -618,6 +768,7 @@ class SqliteStore:
             f"UPDATE {table} SET {sets} WHERE {_TABLE_KEYS[table]} = ?",  # noqa: S608
             (*values.values(), key),
         )
+        self._forget()
         return cur.rowcount > 0
 
     def list_rows(self, table: str, *, limit: int = 100) -> list[dict[str, Any]]:
@@ -645,19 +796,24 @@ class SqliteStore:
             f"UPDATE {table} SET status = ? WHERE {_TABLE_KEYS[table]} = ?",  # noqa: S608
             (status, key),
         )
+        self._forget()
         return cur.rowcount > 0
 
     def transaction_sync(self) -> _Tx:
         """A synchronous ``BEGIN IMMEDIATE`` block for seeding and administration."""
-        return _Tx(self._db)
+        self.flush()
+        self._forget()
+        return _Tx(self._db, self._forget)
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, forget: Callable[[], None]) -> None:
         self._db = db
+        self._forget = forget
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        self._forget()

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parent.parent
-if str(_REPO) not in sys.path:  # run as a plain script from anywhere
-    sys.path.insert(0, str(_REPO))
+# Run as a plain script, this folder would come first on sys.path (and bench/host.py would
+# shadow the `host` package): put the repository first instead.
+sys.path[:] = [str(_REPO)] + [p for p in sys.path if Path(p or ".").resolve() != _REPO / "bench"]
 
 from hsm_sim.crypto import (  # noqa: E402 - after the sys.path fix-up
     TdesDukptKeyUsage,

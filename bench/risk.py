@@ -16,14 +16,20 @@ import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+import sys
 from pathlib import Path
 
-from host.risk.engine import RiskEngine
-from host.risk.kyc import CustomerRecord, Gender, IdType, ProtectedId
-from host.risk.limits import LimitBook
-from host.risk.model import Channel, RiskGrade, TxnType, local_day
-from host.risk.records import RiskRequest, card_ref
-from host.risk.store_sqlite import SqliteRiskStore
+# Run as a plain script, this folder would come first on sys.path and bench/host.py would shadow
+# the `host` package: put the repository first instead.
+_REPO = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(_REPO)] + [p for p in sys.path if Path(p or ".").resolve() != _REPO / "bench"]
+
+from host.risk.engine import RiskEngine  # noqa: E402
+from host.risk.kyc import CustomerRecord, Gender, IdType, ProtectedId  # noqa: E402
+from host.risk.limits import LimitBook  # noqa: E402
+from host.risk.model import Channel, RiskGrade, TxnType, local_day  # noqa: E402
+from host.risk.records import RiskRequest, card_ref  # noqa: E402
+from host.risk.store_sqlite import SqliteRiskStore  # noqa: E402
 
 
 def build(store: SqliteRiskStore, n: int, per: int, now: datetime) -> list[str]:

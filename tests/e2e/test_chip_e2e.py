@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from smartcard.Exceptions import CardConnectionException, NoCardException
+from smartcard.System import readers
 
 from devices.cardreader.pcsc import list_readers
 from devices.profiles import default_profiles_dir
@@ -135,8 +137,27 @@ def _chip_slot(stack: EmulatedStack, faults: tuple[str, ...], served: list[Servi
 
         async def take() -> None:
             await asyncio.to_thread(proc.stop)
+            # The next visit's card must not meet this one's removal still in flight in pcscd.
+            await asyncio.to_thread(_wait_slot_empty)
         return take
     return slot
+
+
+def _wait_slot_empty(timeout: float = 10.0) -> None:
+    """Block until pcscd reports no card in the vpcd slot (the card process was stopped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reader = next((r for r in readers() if str(r) == VPCD_READER), None)
+        if reader is None:
+            return
+        conn = reader.createConnection()
+        try:
+            conn.connect()
+        except (NoCardException, CardConnectionException):
+            return
+        conn.disconnect()
+        time.sleep(0.05)
+    raise AssertionError("pcscd still sees a card in the vpcd slot after the card was stopped")
 
 
 class Run:

@@ -60,8 +60,8 @@ from hsm_sim.crypto import (  # noqa: E402
     generate_visa_pvv,
     tdes_encrypt_ecb,
 )
-from sst.common.redact import mask_pan  # noqa: E402
 from sst.common.procs import ServiceProcess, sst_command  # noqa: E402
+from sst.common.redact import mask_pan  # noqa: E402
 
 __all__ = ["main"]
 
@@ -306,7 +306,8 @@ async def measure(
         await asyncio.wait(tasks, timeout=1.0)
         if progress and not all(t.done() for t in tasks):
             print(
-                f"bench: {name}: {len(res.latencies)} answers after {time.monotonic() - start:.0f} s",
+                f"bench: {name}: {len(res.latencies)} answers after "
+                f"{time.monotonic() - start:.0f} s",
                 file=sys.stderr,
                 flush=True,
             )
@@ -317,7 +318,8 @@ async def measure(
 def _print(res: Result, echo: Result | None) -> None:
     ratio = f"{res.rate / echo.rate:6.3f}" if echo and echo.rate and res is not echo else "     -"
     print(
-        f"{res.name:12} {res.rate:10.0f}/s  p50 {res.pct(0.50):7.2f} ms  p95 {res.pct(0.95):7.2f} ms  "
+        f"{res.name:12} {res.rate:10.0f}/s  p50 {res.pct(0.50):7.2f} ms  "
+        f"p95 {res.pct(0.95):7.2f} ms  "
         f"p99 {res.pct(0.99):7.2f} ms  ratio {ratio}  errors {res.errors}",
         flush=True,
     )
@@ -454,7 +456,8 @@ async def _run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one linear s
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bench/host.py",
-        description="Benchmark `sst host serve` (with `sst hsm serve`, both subprocesses) with N concurrent "
+        description="Benchmark `sst host serve` (with `sst hsm serve`, both subprocesses) "
+        "with N concurrent "
         "emulated terminals sending PIN-verified 0200 withdrawals; prints authorisations/s, "
         "p50/p95/p99 latency and the ratio to a bare framed-echo server measured in the same run.",
     )

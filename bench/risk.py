@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-import sys
 from pathlib import Path
 
 # Run as a plain script, this folder would come first on sys.path and bench/host.py would shadow

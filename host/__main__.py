@@ -254,11 +254,13 @@ async def _serve(cfg: HostConfig) -> int:
 
 def _print_journal(rows: list[dict[str, Any]]) -> None:
     print(
-        f"{'time':24} {'terminal':8} {'stan':6} {'mti':4} {'pc':6} {'pan':19} {'amount':>12} rc  reason"
+        f"{'time':24} {'terminal':8} {'stan':6} {'mti':4} {'pc':6} {'pan':19} "
+        f"{'amount':>12} rc  reason"
     )
     for r in rows:
         print(
-            f"{r['created_at']:24} {r['terminal_id']:8} {r['stan']:6} {r['mti']:4} {r['processing_code']:6} "
+            f"{r['created_at']:24} {r['terminal_id']:8} {r['stan']:6} {r['mti']:4} "
+            f"{r['processing_code']:6} "
             f"{r['pan_masked']:19} {r['amount']:>12} {r['response_code']}  {r['reason']}"
         )
 
@@ -323,7 +325,8 @@ def _entity(ns: argparse.Namespace) -> int:  # noqa: PLR0911, PLR0912 - one bran
             found = store.get_row(table, key)
             if found is None:
                 print(
-                    f"sst host: no such {ns.cmd[:-1]} {mask_pan(key) if ns.cmd == 'cards' else key}",
+                    f"sst host: no such {ns.cmd[:-1]} "
+                    f"{mask_pan(key) if ns.cmd == 'cards' else key}",
                     file=sys.stderr,
                 )
                 return 1
@@ -365,7 +368,8 @@ def _seed(ns: argparse.Namespace) -> int:
                 print(json.dumps(catalogue(demo), indent=2))
             else:
                 print(
-                    f"seeded {_db_label(ns.db)}: {len(demo['cards'])} cards, {len(demo['terminals'])} terminals (TEST keys)"
+                    f"seeded {_db_label(ns.db)}: {len(demo['cards'])} cards, "
+                    f"{len(demo['terminals'])} terminals (TEST keys)"
                 )
         if ns.profiles:
             profiles = load_profiles(ns.profiles)

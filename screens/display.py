@@ -27,7 +27,7 @@ from types import TracebackType
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on stdout
 
-import pygame  # noqa: E402
+import pygame
 
 from screens.model import (
     FDK_SLOTS,

@@ -17,17 +17,16 @@ of the last render, which :meth:`ScreenRenderer.option_at` uses for mouse hit-te
 from __future__ import annotations
 
 import logging
+import os as _os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import os as _os
-
 _os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on stdout
 
-import pygame  # noqa: E402
+import pygame
 import pygame.freetype
 
 from screens.model import (

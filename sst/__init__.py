@@ -1,1 +1,4 @@
-"""SST umbrella package: the ``sst`` command line and the shared leaf utilities in ``sst.common``."""
+"""SST umbrella package: the ``sst`` command line and the shared leaf utilities.
+
+The utilities live in ``sst.common``.
+"""

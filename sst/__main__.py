@@ -26,7 +26,8 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "epp": ("devices.__main__", ["epp"], "emulated encrypting PIN pad: `sst epp serve --pty`"),
     "card": ("devices.__main__", ["card"], "virtual EMV card on vpcd: `sst card serve visa-cvn18`"),
     "keys": ("hsm_sim.ceremony", [], "development key ceremony: `sst keys demo`"),
-    "crypto": ("hsm_sim.calculator", [], "payment crypto calculator: `sst crypto pinblock encode ...`"),
+    "crypto": ("hsm_sim.calculator", [],
+               "payment crypto calculator: `sst crypto pinblock encode ...`"),
 }
 
 

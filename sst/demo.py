@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     headless = ns.headless or not _has_display()
     shutil.rmtree(data / "screenshots", ignore_errors=True)
     stack = EmulatedStack(data, log_level=ns.log_level)
-    print(f"demo: data directory {data}/ ({'headless, scripted customer' if headless else 'window'})")
+    mode = "headless, scripted customer" if headless else "window"
+    print(f"demo: data directory {data}/ ({mode})")
     data.mkdir(parents=True, exist_ok=True)
     configure_logging(ns.log_level, path=str(data / "demo.log"))
     stack.seed()

@@ -67,15 +67,18 @@ class EmulatedStack:
             self.seed()
         try:
             self.hsm = ServiceProcess("hsm", sst_command(
-                "hsm", "serve", "--host", "127.0.0.1", "--port", "0", "--log-level", self.log_level),
+                "hsm", "serve", "--host", "127.0.0.1", "--port", "0",
+                "--log-level", self.log_level),
                 log_path=d / "hsm.log")
             hsm_port = self.hsm.start()["port"]
             self.host = ServiceProcess("host", sst_command(
-                "host", "serve", "--host", "127.0.0.1", "--port", "0", "--hsm", f"127.0.0.1:{hsm_port}",
+                "host", "serve", "--host", "127.0.0.1", "--port", "0",
+                "--hsm", f"127.0.0.1:{hsm_port}",
                 "--db", str(self.db_path), "--log-level", self.log_level), log_path=d / "host.log")
             self.host.start()
             self.epp = ServiceProcess("epp", sst_command(
-                "epp", "serve", "--pty", "--control-port", "0", "--key-file", str(d / "epp-keys.bin"),
+                "epp", "serve", "--pty", "--control-port", "0",
+                "--key-file", str(d / "epp-keys.bin"),
                 "--log-level", self.log_level), log_path=d / "epp.log")
             self.epp.start()
         except BaseException:
@@ -95,7 +98,8 @@ class EmulatedStack:
         t = self.catalogue["terminals"][terminal_index]
         return TerminalConfig(
             terminal_id=t["terminal_id"], merchant_id=t["merchant_id"], data_dir=str(self.data_dir),
-            screenshots_dir=str(self.data_dir / "screenshots" / t["terminal_id"]) if screenshots else "",
+            screenshots_dir=(str(self.data_dir / "screenshots" / t["terminal_id"])
+                             if screenshots else ""),
             headless=headless, log_level=self.log_level,
             log_file=str(self.data_dir / "terminal.log"),
             host=HostLink(host="127.0.0.1", port=int(self.host.info["port"])),

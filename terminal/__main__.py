@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 def _visits(path: str) -> list[Visit]:
     with open(path, encoding="utf-8") as f:
         raw: list[dict[str, Any]] = json.load(f)
-    return [Visit(label=v["label"], pin=v["pin"], action=v["action"], amount=int(v.get("amount", 0)),
+    return [Visit(label=v["label"], pin=v["pin"], action=v["action"],
+                  amount=int(v.get("amount", 0)),
                   card=CardSpec(pan=v["pan"], expiry=v["expiry"], service_code=v["service_code"],
                                 discretionary=v.get("discretionary", ""))) for v in raw]
 

@@ -36,7 +36,7 @@ from terminal.config import TerminalConfig
 from terminal.journal import ElectronicJournal
 from terminal.stan import StanCounter
 
-__all__ = ["Devices", "TerminalModel", "TerminalEvent", "build_machine"]
+__all__ = ["Devices", "TerminalEvent", "TerminalModel", "build_machine"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class TerminalModel:
         journal: ElectronicJournal,
         stan: StanCounter,
         saf: ReversalSink | None = None,
-        now: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(),
+        now: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(),  # noqa: PLW0108 - looks datetime.now up per call, not at import
     ) -> None:
         self.cfg = cfg
         self.dev = devices
@@ -198,7 +198,8 @@ class TerminalModel:
             _LOG.debug("stale event dropped", extra={"trigger": ev.trigger, "state": self.state})
             return
         if not self.may_fire(ev.trigger):
-            _LOG.info("event not valid in this state", extra={"trigger": ev.trigger, "state": self.state})
+            _LOG.info("event not valid in this state",
+                      extra={"trigger": ev.trigger, "state": self.state})
             return
         await self._fire(ev.trigger, **ev.kwargs)
 
@@ -261,7 +262,8 @@ class TerminalModel:
 
     def _arm_timeout(self, seconds: float) -> None:
         epoch = self.epoch
-        self._timer = asyncio.get_running_loop().call_later(seconds, lambda: self.post("timeout", epoch))
+        self._timer = asyncio.get_running_loop().call_later(
+            seconds, lambda: self.post("timeout", epoch))
 
     def _show(self, screen: ScreenId, title: str, *, lines: tuple[str, ...] = (),
               options: tuple[MenuOption, ...] = (), entry: str = "", hint: str = "",
@@ -452,7 +454,8 @@ class TerminalModel:
             resp = FinancialResponse.from_fields(fields)
         except (TimeoutError, OSError, ConnectionError) as e:
             self.journal.write("host_unavailable", pan=t2.pan, stan=stan, error=type(e).__name__)
-            resp = FinancialResponse(stan=stan, terminal_id=self.cfg.terminal_id, response_code="91")
+            resp = FinancialResponse(stan=stan, terminal_id=self.cfg.terminal_id,
+                                     response_code="91")
             if self.txn.kind == "withdrawal":
                 # The host may have approved and debited: reverse it (reason 68: no response).
                 self._reverse(actual_amount=None, reason="68")
@@ -545,7 +548,8 @@ class TerminalModel:
             # Fingerprint and video step-up need the capture devices wired to the host's
             # matcher; this terminal offers the SMS code only and says so.
             self.journal.write("stepup_unavailable", factor=self.txn.stepup_factor)
-            self.txn.response = FinancialResponse(stan=self.txn.stan, terminal_id=self.cfg.terminal_id,
+            self.txn.response = FinancialResponse(stan=self.txn.stan,
+                                                  terminal_id=self.cfg.terminal_id,
                                                   response_code="1A")
             self._show(ScreenId.MESSAGE, "Extra verification needed",
                        lines=("This verification is not available here.",
@@ -586,7 +590,8 @@ class TerminalModel:
         from devices.cdm.base import DispenseOutcome, DispenseRequest, PresentOutcome
 
         res = await self.dev.dispenser.dispense(
-            DispenseRequest(amount=self.txn.amount, currency=self.cfg.currency_alpha), lambda e: None)
+            DispenseRequest(amount=self.txn.amount, currency=self.cfg.currency_alpha),
+            lambda e: None)
         self.txn.notes = dict(res.notes)
         self.journal.write("dispense", stan=self.txn.stan, amount=self.txn.amount,
                            dispensed=res.amount_dispensed, outcome=res.outcome.key,
@@ -668,8 +673,8 @@ class TerminalModel:
     async def on_enter_out_of_service(self, event: Any) -> None:
         reason = event.kwargs.get("reason", self.fault_reason) if event is not None else ""
         self.journal.write("out_of_service", reason=str(reason))
-        self._show(ScreenId.OUT_OF_SERVICE, "Out of service", lines=("Sorry for the inconvenience",),
-                   severity="error")
+        self._show(ScreenId.OUT_OF_SERVICE, "Out of service",
+                   lines=("Sorry for the inconvenience",), severity="error")
 
     async def _print_receipt(self, title: str, lines: tuple[str, ...]) -> None:
         from devices.printer.base import Receipt
@@ -680,7 +685,8 @@ class TerminalModel:
                 f"CARD     {mask_pan(t2.pan) if t2 else ''}", f"STAN     {self.txn.stan}",
                 f"RRN      {self.txn.rrn}", f"AUTH     {resp.auth_code if resp else ''}", *lines)
         await self.dev.printer.print_receipt(
-            Receipt(title=title, lines=body, name=f"receipt-{self.cfg.terminal_id}-{self.txn.stan}"),
+            Receipt(title=title, lines=body,
+                    name=f"receipt-{self.cfg.terminal_id}-{self.txn.stan}"),
             lambda e: None)
 
     # -- UI events -------------------------------------------------------------------------------
@@ -714,7 +720,8 @@ class TerminalModel:
         elif state == "stepup":
             await self._stepup_ui(ui)
         elif state in {"balance", "declined"} and (
-                ui.kind is UiEventKind.OPTION or (ui.kind is UiEventKind.KEY and ui.value == PadKey.ENTER)):
+                ui.kind is UiEventKind.OPTION
+                or (ui.kind is UiEventKind.KEY and ui.value == PadKey.ENTER)):
             await self._fire("acknowledged")
 
     async def _amount_ui(self, ui: UiEvent) -> None:
@@ -726,7 +733,8 @@ class TerminalModel:
                 self.txn.amount_entry += ui.value
             elif ui.value == PadKey.CLEAR:
                 self.txn.amount_entry = ""
-            elif ui.value == PadKey.ENTER and self.txn.amount_entry and int(self.txn.amount_entry) > 0:
+            elif (ui.value == PadKey.ENTER and self.txn.amount_entry
+                  and int(self.txn.amount_entry) > 0):
                 self.txn.amount = int(self.txn.amount_entry) * 10**self.cfg.currency_exponent
                 await self._fire("amount_done")
                 return
@@ -795,7 +803,8 @@ class _Machine(HierarchicalAsyncMachine):
 def build_machine(model: TerminalModel) -> HierarchicalAsyncMachine:
     """Bind the flow tables to a model (one machine per model)."""
     # With the '.' separator the machine does not pick up on_enter_<state> by name: declare them.
-    states = [{"name": s, **({"on_enter": f"on_enter_{s}"} if hasattr(model, f"on_enter_{s}") else {})}
+    states = [{"name": s,
+               **({"on_enter": f"on_enter_{s}"} if hasattr(model, f"on_enter_{s}") else {})}
               for s in flow.STATES]
     return _Machine(
         model=model, states=states, transitions=flow.TRANSITIONS, initial=flow.INITIAL,

@@ -60,8 +60,9 @@ class ScriptedCustomer:
     (an in-process slot, or a virtual card connecting to vpcd) and returns a callable that
     takes it out again when the card is handed back."""
 
-    def __init__(self, model: TerminalModel, reader: Any, keypad: Any, *, step_timeout: float = 30.0,
-                 card_factory: Any, chip_slot: Any = None, otp_source: Any = None) -> None:
+    def __init__(self, model: TerminalModel, reader: Any, keypad: Any, *,
+                 step_timeout: float = 30.0, card_factory: Any, chip_slot: Any = None,
+                 otp_source: Any = None) -> None:
         self._chip_slot = chip_slot
         #: ``await otp_source(visit, challenge_id) -> str``: reads the SMS the host "sent"
         self._otp_source = otp_source

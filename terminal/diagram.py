@@ -12,7 +12,7 @@ from pathlib import Path
 
 from terminal import flow
 
-__all__ = ["mermaid", "render_markdown", "main"]
+__all__ = ["main", "mermaid", "render_markdown"]
 
 
 def mermaid() -> str:

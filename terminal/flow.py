@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FLOW_NAME", "FLOW_VERSION", "INITIAL", "STATES", "TIMED_STATES", "TRANSITIONS", "TRIGGERS"]
+__all__ = [
+    "FLOW_NAME",
+    "FLOW_VERSION",
+    "INITIAL",
+    "STATES",
+    "TIMED_STATES",
+    "TRANSITIONS",
+    "TRIGGERS",
+]
 
 FLOW_NAME = "atm-basic"
 FLOW_VERSION = "1"
@@ -45,7 +53,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "choose_withdrawal", "source": "menu", "dest": "amount"},
     {"trigger": "choose_balance", "source": "menu", "dest": "authorising"},
     {"trigger": "amount_done", "source": "amount", "dest": "authorising"},
-    {"trigger": "approved", "source": "authorising", "dest": "dispense", "conditions": "is_withdrawal"},
+    {"trigger": "approved", "source": "authorising", "dest": "dispense",
+     "conditions": "is_withdrawal"},
     {"trigger": "approved", "source": "authorising", "dest": "balance", "unless": "is_withdrawal"},
     {"trigger": "declined", "source": "authorising", "dest": "declined"},
     {"trigger": "stepup_required", "source": "authorising", "dest": "stepup"},

@@ -28,9 +28,9 @@ class ElectronicJournal:
             if k in _FORBIDDEN:
                 raise ValueError(f"the journal never stores {k}")
             if k == "pan" and isinstance(v, str):
-                v = mask_pan(v)
+                v = mask_pan(v)  # noqa: PLW2901 - masked in place before storing
             elif isinstance(v, str):
-                v = scrub(v)
+                v = scrub(v)  # noqa: PLW2901 - scrubbed in place before storing
             rec[k] = v
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -38,4 +38,5 @@ class ElectronicJournal:
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+        text = self.path.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line]

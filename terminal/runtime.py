@@ -105,7 +105,7 @@ class TerminalRuntime:
 
         cfg = self.cfg
         data = Path(cfg.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once at start-up, before any I/O runs
         self.reader = EmulatedCardReader(auto_take=True)
         self.chip = await _open_chip_reader(cfg.devices.chip_reader)
         self.epp = EppDriver(cfg.devices.epp_url)
@@ -124,7 +124,8 @@ class TerminalRuntime:
         dispenser = self.dispenser = EmulatedCashDispenser(cassettes=units, auto_take=True)
         printer = EmulatedReceiptPrinter(directory=data / "receipts")
         self.host = Iso8583Client(cfg.host.host, cfg.host.port, timeout=cfg.host.timeout_s)
-        journal = ElectronicJournal(data / f"journal-{cfg.terminal_id}.jsonl", terminal_id=cfg.terminal_id)
+        journal = ElectronicJournal(data / f"journal-{cfg.terminal_id}.jsonl",
+                                    terminal_id=cfg.terminal_id)
 
         async def send_reversal(fields: dict[str, str]) -> dict[str, str]:
             return await self.host.request(fields, timeout=cfg.host.timeout_s)

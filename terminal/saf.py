@@ -55,11 +55,13 @@ class ReversalQueue:
 
     def enqueue(self, fields: Fields) -> None:
         """Persist an advice (durably, before returning) and wake the sender."""
-        assert not {"35", "52", "55"} & set(fields), "a reversal never carries track 2 or a PIN block"
+        assert not {"35", "52", "55"} & set(fields), (
+            "a reversal never carries track 2 or a PIN block")
         items = self.pending()
         items.append(dict(fields))
         self._write(items)
-        _LOG.info("reversal queued", extra={"stan": fields.get("11"), "pan": mask_pan(fields.get("2", "")),
+        _LOG.info("reversal queued", extra={"stan": fields.get("11"),
+                                            "pan": mask_pan(fields.get("2", "")),
                                             "amount": fields.get("4"), "queued": len(items)})
         self._wake.set()
 

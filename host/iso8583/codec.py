@@ -117,7 +117,7 @@ def masked_dump(fields: Fields) -> dict[str, str]:
         if k in _OMIT or (key_change and k == "48"):
             continue
         if k == "2":
-            v = v[:6] + "*" * max(0, len(v) - 10) + v[-4:] if len(v) >= 13 else "*" * len(v)
+            v = v[:6] + "*" * max(0, len(v) - 10) + v[-4:] if len(v) >= 13 else "*" * len(v)  # noqa: PLW2901 - masked in place before storing
         out[k] = v
     return out
 

@@ -17,7 +17,8 @@ Examples
 --------
 >>> from host.iso8583 import codec, framing
 >>> tx = framing.TwoByteLengthFramer.frame(codec.encode({"t": "0800", "11": "000001", "70": "301"}))
->>> rx = framing.TwoByteLengthFramer.frame(codec.encode({"t": "0810", "11": "000002", "70": "301", "39": "00"}))
+>>> rx = framing.TwoByteLengthFramer.frame(
+...     codec.encode({"t": "0810", "11": "000002", "70": "301", "39": "00"}))
 >>> report = analyse(f"TX {tx.hex()}\\nRX {rx.hex()}")
 >>> report.framing, report.spec, len(report.pairs)
 ('binary2', 'ascii', 0)
@@ -232,7 +233,8 @@ def _shown(fields: dict[str, str]) -> dict[str, str]:
             out[k] = "<omitted>"
     if "48" in fields and "48" not in out:
         out["48"] = "<omitted>"
-    return dict(sorted(out.items(), key=lambda kv: (kv[0] != "t", int(kv[0]) if kv[0].isdigit() else 0)))
+    return dict(sorted(out.items(),
+                       key=lambda kv: (kv[0] != "t", int(kv[0]) if kv[0].isdigit() else 0)))
 
 
 def _response_mti(mti: str) -> str:
@@ -296,13 +298,16 @@ def analyse(text: str, *, framing: str | None = None, spec: str | None = None) -
     pairs, pending = _pair(messages, problems)
     for q in pending:
         problems.append(f"{q.label()} stan {q._raw.get('11', '-')} got no response in the capture")
-    return Report(framing=overall.framing if overall else "-", spec=overall.spec if overall else "-",
+    return Report(framing=overall.framing if overall else "-",
+                  spec=overall.spec if overall else "-",
                   per_direction={d.value: f"{a.framing}/{a.spec} {a.clean}/{len(a.bodies)} clean"
                                  for d, a in best.items()},
                   messages=tuple(messages), pairs=tuple(pairs), problems=tuple(problems))
 
 
-def _pair(messages: list[Message], problems: list[str]) -> tuple[list[tuple[int, int]], list[Message]]:
+def _pair(
+    messages: list[Message], problems: list[str],
+) -> tuple[list[tuple[int, int]], list[Message]]:
     pending: list[Message] = []
     pairs: list[tuple[int, int]] = []
     # requests first: with one stream per direction, a response may precede its request in order

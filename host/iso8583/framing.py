@@ -180,11 +180,13 @@ class Tpdu:
     source: int = 0
 
     def __post_init__(self) -> None:
-        if not (0 <= self.id <= 0xFF and 0 <= self.destination <= 0xFFFF and 0 <= self.source <= 0xFFFF):
+        if not (0 <= self.id <= 0xFF and 0 <= self.destination <= 0xFFFF
+                and 0 <= self.source <= 0xFFFF):
             raise FramingError("TPDU field out of range")
 
     def to_bytes(self) -> bytes:
-        return bytes([self.id]) + self.destination.to_bytes(2, "big") + self.source.to_bytes(2, "big")
+        return (bytes([self.id]) + self.destination.to_bytes(2, "big")
+                + self.source.to_bytes(2, "big"))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Tpdu:

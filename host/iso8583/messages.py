@@ -35,8 +35,9 @@ Examples
 --------
 >>> req = FinancialRequest(pan="4761739001010010", processing_code="010000", amount=10000,
 ...     transmission_datetime="1129120000", stan="000001", local_time="120000",
-...     local_date="1129", expiry="2812", pos_entry_mode="021", track2="4761739001010010=28122011234",
-...     rrn="333412000001", terminal_id="ATM00001", merchant_id="SSTBANK00000001",
+...     local_date="1129", expiry="2812", pos_entry_mode="021",
+...     track2="4761739001010010=28122011234", rrn="333412000001", terminal_id="ATM00001",
+...     merchant_id="SSTBANK00000001",
 ...     currency="156", pin_block="0123456789ABCDEF")
 >>> req
 FinancialRequest(pan='476173******0010', processing_code='010000', amount=10000, stan='000001', terminal_id='ATM00001')
@@ -47,7 +48,7 @@ True
 ('000001', 4000)
 >>> ReversalRequest.from_fields(rev.to_fields()) == rev
 True
-"""
+"""  # noqa: E501 - a doctest's expected repr is one line and cannot be wrapped
 
 from __future__ import annotations
 
@@ -265,7 +266,10 @@ def parse_statement(text: str) -> tuple[StatementEntry, ...]:
 
 @dataclass(frozen=True, kw_only=True)
 class KeyBlock:
-    """One key in an 0810 key change: type (``TPK``/``TAK``), key under the TMK (32 hex), KCV (6 hex)."""
+    """One key in an 0810 key change.
+
+    Type (``TPK``/``TAK``), key under the TMK (32 hex), KCV (6 hex).
+    """
 
     key_type: str
     key_under_tmk: str = field(repr=False)
@@ -387,7 +391,8 @@ class FinancialRequest:
 
     def __repr__(self) -> str:
         return (
-            f"FinancialRequest(pan={mask_pan(self.pan)!r}, processing_code={self.processing_code!r}, "
+            f"FinancialRequest(pan={mask_pan(self.pan)!r}, "
+            f"processing_code={self.processing_code!r}, "
             f"amount={self.amount!r}, stan={self.stan!r}, terminal_id={self.terminal_id!r})"
         )
 
@@ -498,7 +503,8 @@ class FinancialResponse:
 
     def __repr__(self) -> str:
         return (
-            f"FinancialResponse(mti={self.mti!r}, stan={self.stan!r}, terminal_id={self.terminal_id!r}, "
+            f"FinancialResponse(mti={self.mti!r}, stan={self.stan!r}, "
+            f"terminal_id={self.terminal_id!r}, "
             f"response_code={self.response_code!r}, auth_code={self.auth_code!r})"
         )
 
@@ -661,8 +667,9 @@ class ReversalRequest:
 
     def __repr__(self) -> str:
         return (
-            f"ReversalRequest(mti={self.mti!r}, pan={mask_pan(self.pan)!r}, amount={self.amount!r}, "
-            f"stan={self.stan!r}, terminal_id={self.terminal_id!r}, original_stan={self.original_stan!r})"
+            f"ReversalRequest(mti={self.mti!r}, pan={mask_pan(self.pan)!r}, "
+            f"amount={self.amount!r}, stan={self.stan!r}, terminal_id={self.terminal_id!r}, "
+            f"original_stan={self.original_stan!r})"
         )
 
     @property

@@ -146,7 +146,7 @@ _REQ = ("0100", "0200", "0400", "0420")
 _RESP = ("0110", "0210", "0410", "0430")
 _NET = ("0800", "0810")
 _ALL = _REQ + _RESP + _NET
-M, C, O = Presence.MANDATORY, Presence.CONDITIONAL, Presence.OPTIONAL
+M, C, O = Presence.MANDATORY, Presence.CONDITIONAL, Presence.OPTIONAL  # noqa: E741 - the spec's M/C/O letters
 
 
 def _use(mtis: tuple[str, ...], p: Presence) -> dict[str, Presence]:
@@ -179,7 +179,8 @@ FIELDS: dict[str, FieldInfo] = _fields(
               usage=_use(_REQ + _RESP, M),
               note="Transaction type (2 digits), from account, to account; see Processing codes."),
     FieldInfo(number="4", name="Amount, transaction", iso_format="n 12",
-              usage=_use(_REQ + _RESP, M), note="Minor units; zero for balance and mini-statement."),
+              usage=_use(_REQ + _RESP, M),
+              note="Minor units; zero for balance and mini-statement."),
     FieldInfo(number="7", name="Transmission date and time", iso_format="n 10",
               usage=_use(_ALL, M), note="MMDDhhmmss, UTC."),
     FieldInfo(number="11", name="System trace audit number (STAN)", iso_format="n 6",
@@ -208,7 +209,7 @@ FIELDS: dict[str, FieldInfo] = _fields(
     FieldInfo(number="38", name="Authorisation identification response", iso_format="an 6",
               usage=_use(_RESP, C), note="Present when field 39 is 00."),
     FieldInfo(number="39", name="Response code", iso_format="an 2",
-              usage=_use(_RESP + ("0810",), M), note="See Response codes."),
+              usage=_use((*_RESP, "0810"), M), note="See Response codes."),
     FieldInfo(number="41", name="Card acceptor terminal identification", iso_format="ans 8",
               usage=_use(_ALL, M), note="Part of the MUX key."),
     FieldInfo(number="42", name="Card acceptor identification code", iso_format="ans 15",

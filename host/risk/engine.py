@@ -81,7 +81,8 @@ class RiskConfig:
     """Engine options (defaults are the reference's starting values)."""
 
     id_expiry_grace_days: int = 30
-    stepup_high_grade_amount: int = 200000    # HIGH grade: step-up above CNY 2,000 (below the ATM per-transaction cap, so it can fire)
+    # HIGH grade: step-up above CNY 2,000 (below the ATM per-transaction cap, so it can fire)
+    stepup_high_grade_amount: int = 200000
     stepup_failed_code: str = "63"            # wrong / expired step-up evidence
     transfer_delay_hours: int = 24            # 银发〔2016〕261号
     pass_unknown_cards: bool = True           # cards without a risk record pass untouched
@@ -136,7 +137,7 @@ class RiskEngine:
         return self._memoised(("buckets", facts), compute)  # type: ignore[no-any-return]
 
     # -- the decision ------------------------------------------------------------------------
-    def decide(self, req: RiskRequest) -> Decision:
+    def decide(self, req: RiskRequest) -> Decision:  # noqa: PLR0911, PLR0912, PLR0915 - the rule engine: one ordered list of checks, each may decide
         cfg = self.config
         card = self.store.card(req.card)
         if card is None:
@@ -183,9 +184,10 @@ class RiskEngine:
                                       layer="REGULATORY",
                                       detail="PBoC Order 〔2007〕 No.2 Art. 19: update the ID"))
             notices.append(f"ID_EXPIRED_GRACE:{cust.id_expiry}")
+            grace_end = (cust.id_expiry + timedelta(days=cfg.id_expiry_grace_days + 1)
+                         if cust.id_expiry else "")
             self.store.add_notice(cust.customer_id, "ID_EXPIRED_GRACE", day,
-                                  f"expired {cust.id_expiry}; grace ends "
-                                  f"{cust.id_expiry + timedelta(days=cfg.id_expiry_grace_days + 1) if cust.id_expiry else ''}")
+                                  f"expired {cust.id_expiry}; grace ends {grace_end}")
         for r in cust.restrictions:
             if r.covers(req.channel) and not (r.reason.value == "ID_EXPIRED" and expired is not None
                                               and expired <= cfg.id_expiry_grace_days):
@@ -204,7 +206,8 @@ class RiskEngine:
         checks: list[LimitCheck] = []
         moves: list[CounterMove] = []
         if req.txn_type.financial:
-            ids = {Scope.CARD: req.card, Scope.CUSTOMER: cust.customer_id, Scope.ACCOUNT: account_no}
+            ids = {Scope.CARD: req.card, Scope.CUSTOMER: cust.customer_id,
+                   Scope.ACCOUNT: account_no}
             periods = {p: period_key(p, day) for p in (Period.DAY, Period.MONTH, Period.YEAR)}
             resolved = self._resolved(facts, cust)
             counters = self.store.counters(list(ids.items()), list(periods.values()))

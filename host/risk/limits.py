@@ -200,7 +200,8 @@ class LimitBook:
                     amount=raw.get("amount"), count=raw.get("count"),
                     blocked=bool(raw.get("blocked", False)),
                     grades=frozenset(RiskGrade(g) for g in raw.get("grades", [])),
-                    account_classes=frozenset(AccountClass(c) for c in raw.get("account_classes", [])),
+                    account_classes=frozenset(
+                        AccountClass(c) for c in raw.get("account_classes", [])),
                     citation=raw["citation"], effective_from=_date(raw["effective_from"]),
                     effective_to=_date(raw["effective_to"]) if raw.get("effective_to") else None))
             except (KeyError, ValueError, TypeError) as e:

@@ -329,7 +329,7 @@ def html_summary(store: SqliteRiskStore, since: date, until: date) -> str:
             + "</body></html>")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0912, PLR0915 - a CLI dispatcher: one branch per subcommand
     """``report {lvr,str,cases,id-expiry,reviews,declines,retention,summary,otp,explain}``."""
     p = argparse.ArgumentParser(prog="sst host report")
     p.add_argument("--db", default="host.db")

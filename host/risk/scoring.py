@@ -51,7 +51,7 @@ class ScoringConfig:
         return max(self.near_window_days, 31)
 
 
-def score(req: RiskRequest, cust: CustomerRecord, card: CardLink | None,
+def score(req: RiskRequest, cust: CustomerRecord, card: CardLink | None,  # noqa: PLR0917 - public API; keyword-only would break callers
           history: list[RiskEvent], linked_history: list[RiskEvent],
           last_activity: datetime | None, cfg: ScoringConfig) -> list[ScorePart]:
     """Score parts for one request (only those that fired)."""

@@ -24,8 +24,8 @@ __all__ = [
     "CaseRecord",
     "ChallengeRecord",
     "CounterKey",
-    "PendingTransfer",
     "LedgerRiskStore",
+    "PendingTransfer",
     "RiskStore",
     "RiskTxStore",
 ]
@@ -114,7 +114,9 @@ class RiskStore(Protocol):
     def record_attempt(self, challenge_id: str, *, ok: bool, at: datetime, txn_ref: str,
                        detail: str) -> None: ...
     def otp_outbox(self, customer_id: str) -> list[dict[str, Any]]: ...
-    def register_video(self, ref: str, customer_id: str, *, matched: bool, at: datetime) -> None: ...
+    def register_video(
+        self, ref: str, customer_id: str, *, matched: bool, at: datetime,
+    ) -> None: ...
     def video(self, ref: str) -> tuple[str, bool] | None: ...
 
     # in the ledger transaction

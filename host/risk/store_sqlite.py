@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS risk_customers (
     customer_id TEXT PRIMARY KEY, record_json TEXT NOT NULL, id_hash TEXT NOT NULL,
     id_enc BLOB, grade TEXT NOT NULL, status TEXT NOT NULL, customer_type TEXT NOT NULL,
-    id_expiry TEXT, next_review_due TEXT, relationship_end TEXT, legal_hold TEXT NOT NULL DEFAULT '',
+    id_expiry TEXT, next_review_due TEXT, relationship_end TEXT,
+    legal_hold TEXT NOT NULL DEFAULT '',
     anonymised INTEGER NOT NULL DEFAULT 0, last_activity_at INTEGER);
 CREATE INDEX IF NOT EXISTS risk_customers_id_hash ON risk_customers(id_hash);
 CREATE TABLE IF NOT EXISTS risk_accounts (
@@ -455,7 +456,8 @@ class SqliteRiskStore:
         with self.transaction() as db:
             db.execute("UPDATE risk_challenges SET attempts = attempts + 1, status = CASE "
                        "WHEN ? THEN 'VERIFIED' WHEN attempts + 1 >= ? THEN 'FAILED' "
-                       "ELSE status END WHERE challenge_id=?", (int(ok), max_attempts, challenge_id))
+                       "ELSE status END WHERE challenge_id=?",
+                       (int(ok), max_attempts, challenge_id))
             db.execute("INSERT INTO risk_stepup_log (challenge_id, at, txn_ref, ok, detail) "
                        "VALUES (?,?,?,?,?)", (challenge_id, ts(at), txn_ref, int(ok), detail))
 
@@ -569,7 +571,6 @@ class SqliteRiskStore:
                          (customer_id,)).fetchone()
         if r is None:
             return
-        from dataclasses import replace
         rec = customer_from_json(r[0], r[1])
         if rec.reactivation_pending:
             conn.execute("UPDATE risk_customers SET record_json=? WHERE customer_id=?",

@@ -112,7 +112,8 @@ class CardRecord:
     def __repr__(self) -> str:
         return (
             f"CardRecord(pan={mask_pan(self.pan)!r}, account_no={self.account_no!r}, "
-            f"pin_method={self.pin_method.value!r}, pin_tries={self.pin_tries}, status={self.status!r})"
+            f"pin_method={self.pin_method.value!r}, pin_tries={self.pin_tries}, "
+            f"status={self.status!r})"
         )
 
     @property

@@ -295,8 +295,8 @@ class _SqliteTx:
 
     async def find_message(self, key: MessageKey) -> AuthorisationRecord | None:
         r = self._db.execute(
-            f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND stan=? AND local_date=? "  # noqa: S608
-            "AND message_class=?",
+            f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND stan=? "  # noqa: S608
+            "AND local_date=? AND message_class=?",
             (key.terminal_id, key.stan, key.local_date, key.message_class),
         ).fetchone()
         return None if r is None else _auth(r)
@@ -314,13 +314,15 @@ class _SqliteTx:
         if rrn is not None:
             sql = (
                 f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND rrn=? "  # noqa: S608
-                f"AND message_class IN ({marks}) AND response_code='00' ORDER BY auth_id DESC LIMIT 1"
+                f"AND message_class IN ({marks}) AND response_code='00' "
+                "ORDER BY auth_id DESC LIMIT 1"
             )
             args: tuple[Any, ...] = (terminal_id, rrn, *message_classes)
         elif transmission_datetime:
             sql = (
                 f"SELECT {_AUTH_COLS} FROM authorisations WHERE terminal_id=? AND stan=? "  # noqa: S608
-                f"AND transmission_datetime=? AND message_class IN ({marks}) ORDER BY auth_id DESC LIMIT 1"
+                f"AND transmission_datetime=? AND message_class IN ({marks}) "
+                "ORDER BY auth_id DESC LIMIT 1"
             )
             args = (terminal_id, stan, transmission_datetime, *message_classes)
         else:
@@ -359,9 +361,10 @@ class _SqliteTx:
 
     async def insert_message(self, record: AuthorisationRecord) -> int:
         cur = self._db.execute(
-            "INSERT INTO authorisations (terminal_id, stan, local_date, message_class, transmission_datetime, "
-            "rrn, mti, processing_code, pan_masked, account_no, amount, currency, response_code, auth_code, "
-            "reason, response_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO authorisations (terminal_id, stan, local_date, message_class, "
+            "transmission_datetime, rrn, mti, processing_code, pan_masked, account_no, amount, "
+            "currency, response_code, auth_code, reason, response_json) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 record.terminal_id,
                 record.stan,
@@ -720,8 +723,8 @@ class SqliteStore:
     def journal(self, *, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT auth_id, created_at, terminal_id, stan, rrn, mti, processing_code, pan_masked, "
-            "amount, currency, response_code, auth_code, reason, reversed_amount FROM authorisations "
-            "ORDER BY auth_id DESC LIMIT ?",
+            "amount, currency, response_code, auth_code, reason, reversed_amount "
+            "FROM authorisations ORDER BY auth_id DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [dict(r) for r in reversed(rows)]

@@ -74,7 +74,7 @@ def _build(cls: type[C], data: dict[str, Any], where: str) -> C:
         raise ConfigError(f"[{where or 'top'}]: {e}") from e
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
+def _coerce(tp: Any, value: Any, where: str) -> Any:  # noqa: PLR0911 - type dispatcher: one return per supported type
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]

@@ -25,7 +25,7 @@ _FORBIDDEN_KEYS = {
 }
 
 
-def _clean(key: str, value: Any) -> Any:
+def _clean(key: str, value: Any) -> Any:  # noqa: PLR0911 - one return per redaction rule
     if key.lower() in _FORBIDDEN_KEYS:
         return "<redacted>"
     if key.lower() in {"pan", "account_number"} and isinstance(value, str):

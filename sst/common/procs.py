@@ -49,7 +49,7 @@ class ServiceProcess:
         log = self.log_path.open("ab")
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=log,
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=log,  # noqa: S603 - argv is our own command (sst_command), never user input
                                      stdin=subprocess.DEVNULL, env=env)
         log.close()
         assert self.proc.stdout is not None

@@ -88,7 +88,8 @@ async def test_not_taken_without_retain_stays_at_exit() -> None:
 async def test_retain_bin_threshold_and_full() -> None:
     idc = EmulatedCardReader(retain_capacity=2, retain_threshold=1)
     async with idc.bus.subscribe() as sub:
-        for expected in (RetainOutcome.RETAINED, RetainOutcome.RETAINED, RetainOutcome.RETAIN_BIN_FULL):
+        for expected in (RetainOutcome.RETAINED, RetainOutcome.RETAINED,
+                         RetainOutcome.RETAIN_BIN_FULL):
             idc.insert(CARD)
             await idc.accept_card(REQ, Rec())
             assert (await idc.retain(Rec())).outcome is expected

@@ -93,12 +93,11 @@ async def test_not_taken_then_explicit_retract() -> None:
 
 # fmt: off
 @pytest.mark.parametrize(("fault", "outcome", "completion", "error_code"), [
-    (CdmFault.JAM,              DispenseOutcome.JAMMED,          CompletionCode.HARDWARE_ERROR,     None),
-    (CdmFault.PARTIAL_DISPENSE, DispenseOutcome.PARTIAL,         CompletionCode.HARDWARE_ERROR,     None),
-    (CdmFault.NOTE_SHORTAGE,    DispenseOutcome.CASH_UNIT_ERROR, CompletionCode.COMMAND_ERROR_CODE, "cashUnitError"),
-    (CdmFault.NOTE_ERROR,       DispenseOutcome.OK,              CompletionCode.SUCCESS,            None),
+    (CdmFault.JAM,              DispenseOutcome.JAMMED,          CompletionCode.HARDWARE_ERROR,     None),  # noqa: E501 - one aligned row per case
+    (CdmFault.PARTIAL_DISPENSE, DispenseOutcome.PARTIAL,         CompletionCode.HARDWARE_ERROR,     None),  # noqa: E501 - one aligned row per case
+    (CdmFault.NOTE_SHORTAGE,    DispenseOutcome.CASH_UNIT_ERROR, CompletionCode.COMMAND_ERROR_CODE, "cashUnitError"),  # noqa: E501 - one aligned row per case
+    (CdmFault.NOTE_ERROR,       DispenseOutcome.OK,              CompletionCode.SUCCESS,            None),  # noqa: E501 - one aligned row per case
 ])
-# fmt: on
 @pytest.mark.asyncio
 async def test_dispense_fault_mapping(
     fault: CdmFault, outcome: DispenseOutcome, completion: CompletionCode, error_code: str | None
@@ -114,7 +113,7 @@ async def test_dispense_fault_mapping(
     _conserved(cdm)
     if fault is CdmFault.PARTIAL_DISPENSE:
         assert 0 < r.amount_dispensed < 88000
-        assert [e for e in rec if isinstance(e, IncompleteDispenseEvent)][0].notes == r.notes
+        assert [e for e in rec if isinstance(e, IncompleteDispenseEvent)][0].notes == r.notes  # noqa: RUF015 - IndexError if missing
     if fault is CdmFault.NOTE_ERROR:
         assert cdm.counters().rejected == 1 and any(isinstance(e, NoteErrorEvent) for e in rec)
     if fault is CdmFault.NOTE_SHORTAGE:
@@ -128,6 +127,7 @@ async def test_dispense_fault_mapping(
         assert reset.completion is CompletionCode.SUCCESS and reset.notes == r.notes
         assert cdm.status.device is DeviceState.ONLINE
         _conserved(cdm)
+# fmt: on
 
 
 @pytest.mark.asyncio
@@ -137,7 +137,8 @@ async def test_shutter_failure_then_reject() -> None:
     cdm.inject_fault(CdmFault.SHUTTER_FAILURE)
     p = await cdm.present(Rec())
     assert p.outcome is PresentOutcome.SHUTTER_FAILURE
-    assert (p.completion, p.outcome.error_code) == (CompletionCode.COMMAND_ERROR_CODE, "shutterNotOpen")
+    assert (p.completion, p.outcome.error_code) == (
+        CompletionCode.COMMAND_ERROR_CODE, "shutterNotOpen")
     r = await cdm.reject(Rec())
     assert r.outcome is RetractOutcome.OK and cdm.counters().rejected == 2
     _conserved(cdm)
@@ -160,18 +161,18 @@ async def test_cassette_missing_and_replenish() -> None:
 
 # fmt: off
 @pytest.mark.parametrize(("req", "outcome", "completion"), [
-    (DispenseRequest(amount=1000, currency="USD"), DispenseOutcome.INVALID_CURRENCY, CompletionCode.COMMAND_ERROR_CODE),
-    (DispenseRequest(amount=0, currency="CNY"),    DispenseOutcome.INVALID_AMOUNT,   CompletionCode.INVALID_DATA),
-    (DispenseRequest(amount=1050, currency="CNY"), DispenseOutcome.NOT_DISPENSABLE,  CompletionCode.COMMAND_ERROR_CODE),
-    (DispenseRequest(amount=10000 * 300, currency="CNY"), DispenseOutcome.TOO_MANY_ITEMS, CompletionCode.COMMAND_ERROR_CODE),
+    (DispenseRequest(amount=1000, currency="USD"), DispenseOutcome.INVALID_CURRENCY, CompletionCode.COMMAND_ERROR_CODE),  # noqa: E501 - one aligned row per case
+    (DispenseRequest(amount=0, currency="CNY"),    DispenseOutcome.INVALID_AMOUNT,   CompletionCode.INVALID_DATA),  # noqa: E501 - one aligned row per case
+    (DispenseRequest(amount=1050, currency="CNY"), DispenseOutcome.NOT_DISPENSABLE,  CompletionCode.COMMAND_ERROR_CODE),  # noqa: E501 - one aligned row per case
+    (DispenseRequest(amount=10000 * 300, currency="CNY"), DispenseOutcome.TOO_MANY_ITEMS, CompletionCode.COMMAND_ERROR_CODE),  # noqa: E501 - one aligned row per case
 ])
-# fmt: on
 @pytest.mark.asyncio
 async def test_dispense_refusals(
     req: DispenseRequest, outcome: DispenseOutcome, completion: CompletionCode
 ) -> None:
     r = await EmulatedCashDispenser().dispense(req, Rec())
     assert (r.outcome, r.completion, r.notes) == (outcome, completion, {})
+# fmt: on
 
 
 @pytest.mark.asyncio
@@ -207,7 +208,8 @@ def test_conservation(ops: list[tuple[str, int, CdmFault, MixAlgorithm]], fills:
         cdm = EmulatedCashDispenser(cassettes=cassettes)
         for op, amount, fault, algorithm in ops:
             if op == "dispense":
-                await cdm.dispense(DispenseRequest(amount=amount, currency="CNY", mix=algorithm), Rec())
+                await cdm.dispense(
+                    DispenseRequest(amount=amount, currency="CNY", mix=algorithm), Rec())
             elif op == "present_take":
                 cdm._auto_take = True
                 await cdm.present(Rec())

@@ -81,6 +81,6 @@ def test_optimal_against_brute_force(fill: dict[int, int], major: int) -> None:
     (3000,  {2000: 5},                             None),
     (1500,  {1000: 5},                             None),
 ])
-# fmt: on
 def test_minimum_notes_vectors(amount: int, fill: dict[int, int], expected: object) -> None:
     assert mix(amount, fill, MixAlgorithm.MINIMUM_NOTES) == expected
+# fmt: on

@@ -94,11 +94,11 @@ async def test_bus_fans_out_and_unsubscribes() -> None:
     (StorageKind.RETAIN_BIN, 90,  ReplenishmentStatus.HIGH),
     (StorageKind.RETAIN_BIN, 100, ReplenishmentStatus.FULL),
 ])
-# fmt: on
 def test_replenishment_status(kind: StorageKind, count: int, expected: ReplenishmentStatus) -> None:
     u = StorageUnit(unit_id="U", kind=kind, count=count, capacity=100, low_threshold=10,
                     high_threshold=90)
     assert u.replenishment is expected
+# fmt: on
 
 
 def test_storage_bounds_exception() -> None:
@@ -107,5 +107,5 @@ def test_storage_bounds_exception() -> None:
         u.take(2)
     with pytest.raises(ValueError, match="not enough space"):
         u.add(2)
-    with pytest.raises(ValueError, match="within 0..capacity"):
+    with pytest.raises(ValueError, match=r"within 0..capacity"):
         StorageUnit(unit_id="U", kind=StorageKind.CASSETTE, count=3, capacity=2)

@@ -43,7 +43,8 @@ async def test_print_receipt_writes_utf8_file(tmp_path: Path) -> None:
     assert r.path == tmp_path / "receipt-T0000001-000123.txt"
     text = r.path.read_text(encoding="utf-8")
     assert "476173******0010" in text and "金额 CNY 100.00" in text and PAN not in text
-    assert text.splitlines() == render_lines(_receipt(f"卡号 CARD {mask_pan(PAN)}", "金额 CNY 100.00"))
+    assert text.splitlines() == render_lines(
+        _receipt(f"卡号 CARD {mask_pan(PAN)}", "金额 CNY 100.00"))
     assert any(isinstance(e, MediaPresentedEvent) for e in rec)
 
 
@@ -53,17 +54,17 @@ async def test_print_receipt_writes_utf8_file(tmp_path: Path) -> None:
     "CARD 4761 7390 0101 0010",
     "PAN:6212345678901234567",
 ])
-# fmt: on
 @pytest.mark.asyncio
 async def test_full_pan_is_refused_exception(tmp_path: Path, line: str) -> None:
     p = EmulatedReceiptPrinter(tmp_path)
     with pytest.raises(UnmaskedPanError) as ei:
         await p.print_receipt(_receipt(line), Rec())
     assert PAN not in str(ei.value)
-    assert not list(tmp_path.iterdir())
+    assert not list(tmp_path.iterdir())  # noqa: ASYNC240 - a check of tmp_path between awaits
     j = EmulatedJournalPrinter(tmp_path / "ej.log")
     with pytest.raises(UnmaskedPanError):
         await j.print_journal([line], Rec())
+# fmt: on
 
 
 @pytest.mark.asyncio

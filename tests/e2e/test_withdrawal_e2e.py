@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from hsm_sim.crypto import encode_pinblock_iso_0, tdes_encrypt_ecb
 from host.store.sqlite import SqliteStore
+from hsm_sim.crypto import encode_pinblock_iso_0, tdes_encrypt_ecb
 from sst.demo import tour
 from sst.stack import EmulatedStack
 from terminal.customer import CardSpec, Visit
@@ -51,10 +51,14 @@ async def test_withdrawal_wrong_pin_and_lock_over_real_parts(
     await rt.start()
     try:
         results = await rt.play([
-            Visit(label="right PIN", card=spec(rich), pin=rich["pin"], action="withdrawal", amount=50000),
-            Visit(label="wrong 1", card=spec(lockable), pin="0000", action="withdrawal", amount=10000),
-            Visit(label="wrong 2", card=spec(lockable), pin="0000", action="withdrawal", amount=10000),
-            Visit(label="wrong 3", card=spec(lockable), pin="0000", action="withdrawal", amount=10000),
+            Visit(label="right PIN", card=spec(rich), pin=rich["pin"], action="withdrawal",
+                  amount=50000),
+            Visit(label="wrong 1", card=spec(lockable), pin="0000", action="withdrawal",
+                  amount=10000),
+            Visit(label="wrong 2", card=spec(lockable), pin="0000", action="withdrawal",
+                  amount=10000),
+            Visit(label="wrong 3", card=spec(lockable), pin="0000", action="withdrawal",
+                  amount=10000),
             Visit(label="right PIN after lock", card=spec(lockable), pin=lockable["pin"],
                   action="balance"),
         ], step_timeout=60)
@@ -67,7 +71,8 @@ async def test_withdrawal_wrong_pin_and_lock_over_real_parts(
     assert results[0].balance == rich0 - 50000
     # PIN wrong -> no debit.
     assert balance(stack, lockable["account"]) == lock0
-    # The path really went idle -> card -> pin -> menu -> amount -> authorising -> dispense -> eject -> idle.
+    # The path really went idle -> card -> pin -> menu -> amount -> authorising -> dispense
+    # -> eject -> idle.
     assert results[0].states[-8:] == ("card", "pin", "menu", "amount", "authorising", "dispense",
                                       "eject", "idle")
     # SEC-3: every record the terminal side logged at DEBUG, message and extra fields alike.
@@ -112,7 +117,7 @@ async def test_partial_dispense_is_reversed_at_the_host(stack: EmulatedStack, fa
     """A cassette fails half way (the customer takes what was picked: partial reversal, field 95),
     or the transport jams with the notes inside (nothing presented: full reversal). Either way the
     host ends up charging exactly what the customer received."""
-    from devices.cdm.emulated import CdmFault
+    from devices.cdm.emulated import CdmFault  # noqa: PLC0415 - as written; see the lint-pass report
 
     card = next(c for c in stack.catalogue["cards"] if c["label"] == "unionpay-pvv")
     before = balance(stack, card["account"])
@@ -147,7 +152,8 @@ def _secrets(stack: EmulatedStack) -> dict[str, str]:
             for pin in {c["pin"], "0000", "".join(str((int(d) + 1) % 10) for d in c["pin"])}:
                 clear = encode_pinblock_iso_0(pin, c["pan"])
                 out[f"clear PIN block {c['label']}"] = clear.hex().upper()
-                out[f"PIN block {c['label']} {t['terminal_id']}"] = tdes_encrypt_ecb(tpk, clear).hex().upper()
+                out[f"PIN block {c['label']} {t['terminal_id']}"] = (
+                    tdes_encrypt_ecb(tpk, clear).hex().upper())
     for c in stack.catalogue["cards"]:
         out[f"track2 {c['label']}"] = c["track2"]
         out[f"track2 body {c['label']}"] = c["track2"].split("=", 1)[1]
@@ -167,7 +173,8 @@ def test_no_secret_in_any_log_journal_or_receipt(stack: EmulatedStack) -> None:
         for what, value in secrets.items():
             assert value.upper() not in upper, f"{what} found in {path.name}"
         is_ledger = path.name.startswith("host.db")
-        if not is_ledger:  # the issuer's card table holds PANs by design; nothing a person reads does
+        # The issuer's card table holds PANs by design; nothing a person reads does.
+        if not is_ledger:
             for pan in pans:
                 assert pan not in data, f"full PAN found in {path.name}"
             for pin in pins:

@@ -1,4 +1,7 @@
-"""``sst host`` operations CLI: seed (demo and profiles), list/show/add/block, journal, JSON output."""
+"""``sst host`` operations CLI.
+
+Seed (demo and profiles), list/show/add/block, journal, JSON output.
+"""
 
 from __future__ import annotations
 

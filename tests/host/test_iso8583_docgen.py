@@ -15,7 +15,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "iso8583.md"
 
 
 def test_committed_document_is_current() -> None:
-    assert main(["--check", str(DOC)]) == 0, "run: python -m host.iso8583.docgen --write docs/iso8583.md"
+    assert main(["--check", str(DOC)]) == 0, (
+        "run: python -m host.iso8583.docgen --write docs/iso8583.md")
 
 
 def test_every_documented_example_decodes_back_to_its_fields() -> None:

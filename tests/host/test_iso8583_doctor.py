@@ -41,7 +41,8 @@ def hexdump_c(data: bytes) -> str:
     lines = []
     for off in range(0, len(data), 16):
         chunk = data[off : off + 16]
-        hexes = " ".join(f"{b:02x}" for b in chunk[:8]) + "  " + " ".join(f"{b:02x}" for b in chunk[8:])
+        hexes = (" ".join(f"{b:02x}" for b in chunk[:8]) + "  "
+                 + " ".join(f"{b:02x}" for b in chunk[8:]))
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         lines.append(f"{off:08x}  {hexes:<48} |{text}|")
     lines.append(f"{len(data):08x}")
@@ -59,7 +60,8 @@ def spy(direction: str, data: bytes, t: float = 0.0) -> str:
 
 
 def test_clean_exchange_plain_hex_with_markers() -> None:
-    text = (f"# captured on the terminal\nTX:\n{wire([request('000001'), request('000002')]).hex(' ')}\n"
+    text = ("# captured on the terminal\nTX:\n"
+            f"{wire([request('000001'), request('000002')]).hex(' ')}\n"
             f"RX: {wire([response('000002'), response('000001', rc='51')]).hex()}\n")
     r = analyse(text)
     assert (r.framing, r.spec, r.problems) == ("binary2", "ascii", ())
@@ -88,19 +90,22 @@ def test_hexdump_single_stream_guesses_framing(framing: str) -> None:
 # fmt: off
 @pytest.mark.parametrize(("resp", "problem"), [
     (response("000009"),
-     "#2 RX 0210 stan 000009 matches no request; closest #1 0200: different STAN (000009, request 000001)"),
+     "#2 RX 0210 stan 000009 matches no request; closest #1 0200: "
+     "different STAN (000009, request 000001)"),
     (response(tid="ATM00002"),
-     "#2 RX 0210 stan 000001 matches no request; closest #1 0200: different terminal id (ATM00002, request ATM00001)"),
+     "#2 RX 0210 stan 000001 matches no request; closest #1 0200: "
+     "different terminal id (ATM00002, request ATM00001)"),
     (response(mti="0110"),
-     "#2 RX 0110 stan 000001 matches no request; closest #1 0200: wrong MTI class (0110 does not answer 0200; expected 0210)"),
+     "#2 RX 0110 stan 000001 matches no request; closest #1 0200: "
+     "wrong MTI class (0110 does not answer 0200; expected 0210)"),
     (response(rc=None), "#2 RX 0210 answers #1 but has no field 39"),
 ])
-# fmt: on
 def test_mismatch_is_explained(resp: dict[str, str], problem: str) -> None:
     r = analyse(f"> {wire([request()]).hex()}\n< {wire([resp]).hex()}")
     assert problem in r.problems
     if "no field 39" not in problem:
         assert "#1 TX 0200 stan 000001 got no response in the capture" in r.problems
+# fmt: on
 
 
 def test_framing_mismatch_between_directions() -> None:
@@ -139,11 +144,11 @@ def test_output_is_masked_human_and_json() -> None:
     ("00000000  00 04 30 38 30 30 00 00  00 00 00 00 00 00 00 00  |..0800..........|\n*\n", 2,
      "hexdump collapsed repeated lines ('*'); use hexdump -Cv"),
 ])
-# fmt: on
 def test_unreadable_capture_exception(text: str, line: int, reason: str) -> None:
     with pytest.raises(CaptureError) as e:
         parse_capture(text)
     assert (e.value.line, e.value.reason) == (line, reason)
+# fmt: on
 
 
 def test_parse_keeps_directions_apart() -> None:

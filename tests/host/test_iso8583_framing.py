@@ -29,13 +29,13 @@ TPDU = Tpdu(destination=0x0001, source=0x0002)
     ("ascii4+tpdu", "30303039" "6000010002" "30383030"),
     ("bcd2+tpdu", "0009" "6000010002" "30383030"),
 ])
-# fmt: on
 def test_golden_frames(name: str, wire: str) -> None:
     f = make_framer(name, tpdu=TPDU) if "tpdu" in name else make_framer(name)
     assert f.frame(b"0800") == bytes.fromhex(wire)
     f.receive_data(bytes.fromhex(wire))
     assert f.next_frame() == b"0800"
     assert f.next_frame() is None and f.buffered == 0
+# fmt: on
 
 
 def test_bcd_length_is_decimal() -> None:
@@ -70,15 +70,16 @@ def test_aliases_resolve() -> None:
     (AsciiLengthFramer(), b"-004", "length prefix b'-004' is not 4 ASCII digits"),
     (AsciiLengthFramer(max_length=100), b"0101", "impossible frame length 101"),
     (BcdLengthFramer(), b"\x0a\x00", "length prefix 0a00 is not BCD"),
-    (make_framer("binary2+tpdu"), b"\x00\x03\x60\x00\x00", "frame of 3 bytes has no room for a TPDU and a message"),
+    (make_framer("binary2+tpdu"), b"\x00\x03\x60\x00\x00",
+     "frame of 3 bytes has no room for a TPDU and a message"),
     (make_framer("binary2+tpdu"), b"\x00\x06\x61\x00\x00\x00\x00X", "TPDU id 61 is not 60"),
 ])
-# fmt: on
 def test_bad_lengths_exception(framer: object, data: bytes, message: str) -> None:
     framer.receive_data(data)  # type: ignore[attr-defined]
     with pytest.raises(FramingError) as e:
         framer.next_frame()  # type: ignore[attr-defined]
     assert str(e.value) == message
+# fmt: on
 
 
 def test_bad_frame_requests_exception() -> None:

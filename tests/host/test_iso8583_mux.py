@@ -72,7 +72,8 @@ class Responder:
                 await writer.wait_closed()
 
     def count(self, mti: str, code: str | None = None) -> int:
-        return sum(1 for f in self.received if f["t"] == mti and (code is None or f.get("70") == code))
+        return sum(1 for f in self.received
+                   if f["t"] == mti and (code is None or f.get("70") == code))
 
 
 async def until(cond: Callable[[], bool]) -> None:
@@ -292,7 +293,8 @@ async def test_configurable_framing_and_spec(framing: str, spec: str) -> None:
     finally:
         await c.close()
         await r.close()
-    assert resp["11"] == "000030" and resp["39"] == "00" and r.received[0]["2"] == "4761739001010010"
+    assert (resp["11"] == "000030" and resp["39"] == "00"
+            and r.received[0]["2"] == "4761739001010010")
 
 
 @pytest.mark.asyncio

@@ -181,7 +181,7 @@ def test_decode_request_exception(
         c.decode_request(body)
     assert str(e.value) == message
     assert e.value.error_code == error_code
-    clone = pickle.loads(pickle.dumps(e.value))  # noqa: S301 - our own object
+    clone = pickle.loads(pickle.dumps(e.value))
     assert type(clone) is error_type and clone.error_code == error_code and str(clone) == message
 
 

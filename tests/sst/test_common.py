@@ -35,7 +35,7 @@ def test_toml_then_cli_overrides(tmp_path: Path) -> None:
     f.write_text('level = "DEBUG"\n[inner]\nport = 9\n')
     cfg = load_config(Outer, f, {"inner.port": 10, "ratio": "2.5"})
     assert cfg == Outer(level="DEBUG", ratio=2.5, inner=Inner(port=10))
-    with pytest.raises(Exception):  # frozen
+    with pytest.raises(Exception):  # noqa: B017 - frozen; which error it raises is not the point
         cfg.level = "x"  # type: ignore[misc]
 
 
@@ -45,13 +45,13 @@ def test_toml_then_cli_overrides(tmp_path: Path) -> None:
     ("[inner]\nport = 'abc'\n", "inner.port: expected an integer, got 'abc'"),
     ("level = \n", "c.toml"),
 ])
-# fmt: on
 def test_config_errors_exception(tmp_path: Path, text: str, message: str) -> None:
     f = tmp_path / "c.toml"
     f.write_text(text)
     with pytest.raises(ConfigError) as e:
         load_config(Outer, f)
     assert message in str(e.value)
+# fmt: on
 
 
 def test_missing_file_exception(tmp_path: Path) -> None:
@@ -99,6 +99,7 @@ def test_formatter_handles_exceptions() -> None:
     try:
         raise ValueError("bad 4761739001010010")
     except ValueError:
-        rec = logging.LogRecord("t", logging.ERROR, "f", 1, "boom", None, exc_info=__import__("sys").exc_info())
+        rec = logging.LogRecord("t", logging.ERROR, "f", 1, "boom", None,
+                                exc_info=__import__("sys").exc_info())
     out = JsonFormatter().format(rec)
     assert "4761739001010010" not in out and "476173******0010" in out

@@ -19,12 +19,12 @@ from sst.common.tlv import Tlv, TlvError, decode_tlv, encode_tlv, find, tag_byte
     ("9F1F00", 0x9F1F, ""),
     ("DF810102ABCD", 0xDF8101, "ABCD"),  # three-byte tag
 ])
-# fmt: on
 def test_primitive_vectors(hex_in: str, tag: int, value: str) -> None:
     raw = bytes.fromhex(hex_in.replace(" ", ""))
     (t,) = decode_tlv(raw)
     assert (t.tag, t.value.hex().upper(), t.children) == (tag, value, None)
     assert encode_tlv([t]) == raw
+# fmt: on
 
 
 def test_long_form_lengths() -> None:
@@ -56,11 +56,13 @@ def test_repr_hides_values() -> None:
 
 
 def test_padding_zero_bytes_are_skipped() -> None:
-    assert decode_tlv(bytes.fromhex("00 9F36020001 0000".replace(" ", ""))) == [Tlv(0x9F36, b"\0\1")]
+    assert decode_tlv(bytes.fromhex("00 9F36020001 0000".replace(" ", ""))) == [
+        Tlv(0x9F36, b"\0\1")]
 
 
 def test_mapping_input() -> None:
-    assert encode_tlv({0x9F36: b"\x00\x01", 0x95: bytes(5)}) == bytes.fromhex("9F3602000195050000000000")
+    assert encode_tlv({0x9F36: b"\x00\x01", 0x95: bytes(5)}) == bytes.fromhex(
+        "9F3602000195050000000000")
 
 
 # fmt: off
@@ -74,13 +76,13 @@ def test_mapping_input() -> None:
     ("9F8181818101", "tag longer than 4 bytes", 0, 0x9F818181),
     ("7003 9F3601", "value runs past the end of data", 2, 0x9F36),  # inside a template
 ])
-# fmt: on
 def test_decode_errors_exception(hex_in: str, reason: str, offset: int, tag: int) -> None:
     with pytest.raises(TlvError) as e:
         decode_tlv(bytes.fromhex(hex_in.replace(" ", "")))
     assert (e.value.reason, e.value.offset, e.value.tag) == (reason, offset, tag)
     back = pickle.loads(pickle.dumps(e.value))
     assert (back.reason, back.offset, back.tag) == (reason, offset, tag)
+# fmt: on
 
 
 # fmt: off
@@ -90,11 +92,11 @@ def test_decode_errors_exception(hex_in: str, reason: str, offset: int, tag: int
     (0x9F0181, "tag 9F0181 has a bad continuation bit"),
     (0, "tag out of range"),
 ])
-# fmt: on
 def test_bad_tags_exception(tag: int, reason: str) -> None:
     with pytest.raises(TlvError) as e:
         tag_bytes(tag)
     assert e.value.reason == reason
+# fmt: on
 
 
 def test_children_on_primitive_tag_exception() -> None:
@@ -102,7 +104,8 @@ def test_children_on_primitive_tag_exception() -> None:
         Tlv(0x5A, children=())
 
 
-_PRIM_TAGS = st.sampled_from([0x5A, 0x82, 0x95, 0x9A, 0x9C, 0x5F2A, 0x9F02, 0x9F10, 0x9F36, 0xDF8101])
+_PRIM_TAGS = st.sampled_from(
+    [0x5A, 0x82, 0x95, 0x9A, 0x9C, 0x5F2A, 0x9F02, 0x9F10, 0x9F36, 0xDF8101])
 _CONS_TAGS = st.sampled_from([0x70, 0x77, 0xA5, 0xBF0C, 0xE1])
 _prim = st.builds(Tlv, _PRIM_TAGS, st.binary(max_size=300))
 _tlv = st.recursive(

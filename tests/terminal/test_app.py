@@ -22,7 +22,8 @@ PAN = "4761739001010010"
 
 
 class FakeEpp:
-    def __init__(self, outcome: PinEntryOutcome = PinEntryOutcome.OK, *, fail_block: bool = False) -> None:
+    def __init__(self, outcome: PinEntryOutcome = PinEntryOutcome.OK, *,
+                 fail_block: bool = False) -> None:
         self.outcome = outcome
         self.fail_block = fail_block
 
@@ -41,7 +42,8 @@ class FakeHost:
     def __init__(self, rc: str = "00", *, down: bool = False) -> None:
         self.rc, self.down, self.requests = rc, down, []
 
-    async def request(self, fields: dict[str, str], *, timeout: float | None = None) -> dict[str, str]:
+    async def request(self, fields: dict[str, str], *,
+                      timeout: float | None = None) -> dict[str, str]:
         self.requests.append(fields)
         if self.down:
             raise ConnectionRefusedError("host down")
@@ -63,7 +65,8 @@ class FakeDispenser:
                               amount_dispensed=req.amount)
 
     async def present(self, events: Any, req: Any = None) -> PresentResult:
-        return PresentResult(outcome=PresentOutcome.TAKEN if self.taken else PresentOutcome.RETRACTED)
+        return PresentResult(
+            outcome=PresentOutcome.TAKEN if self.taken else PresentOutcome.RETRACTED)
 
 
 class Saf:
@@ -159,7 +162,7 @@ async def test_withdrawal_happy_path(tmp_path: Path) -> None:
                                 "eject", "idle"])
     sent = rig.host.requests[0]
     assert sent["3"] == "010000" and sent["4"] == "000000050000" and sent["2"] == PAN
-    assert any("****" == m.entry for m in rig.screen.models)
+    assert any(m.entry == "****" for m in rig.screen.models)
     assert rig.printer.receipts and "476173******0010" in "\n".join(rig.printer.receipts[0].lines)
 
 

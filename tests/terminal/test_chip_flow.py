@@ -28,6 +28,7 @@ from terminal.config import DevicesConfig, TerminalConfig
 from terminal.journal import ElectronicJournal
 from terminal.stan import StanCounter
 
+
 def _load(name: str, path: Path) -> Any:
     """Load a helper module of another test folder (tests are not a package)."""
     if name in sys.modules:
@@ -40,7 +41,8 @@ def _load(name: str, path: Path) -> Any:
     return mod
 
 
-oracle = _load("sst_tests_issuer_oracle", Path(__file__).parents[1] / "devices" / "emv" / "issuer_oracle.py")
+oracle = _load("sst_tests_issuer_oracle",
+               Path(__file__).parents[1] / "devices" / "emv" / "issuer_oracle.py")
 ta = _load("sst_tests_terminal_app", Path(__file__).parent / "test_app.py")
 
 PROFILES = {p.id: p for p in load_card_profiles()}
@@ -52,7 +54,8 @@ class ChipHost:
     def __init__(self, profile: Any) -> None:
         self.profile, self.requests = profile, []
 
-    async def request(self, fields: dict[str, str], *, timeout: float | None = None) -> dict[str, str]:
+    async def request(self, fields: dict[str, str], *,
+                      timeout: float | None = None) -> dict[str, str]:
         self.requests.append(fields)
         out = {"t": "0210", "11": fields["11"], "41": fields["41"], "39": "00", "38": "123456",
                "54": "0002156C000000100000"}
@@ -141,7 +144,7 @@ async def test_chip_withdrawal_goes_online_with_field_55(tmp_path: Path, profile
 
 @pytest.mark.asyncio
 async def test_card_pulled_during_second_generate_ac_reverses(tmp_path: Path) -> None:
-    states, host, saf, model = await run_visit(tmp_path, "visa-cvn10", pull_during_second_ac=True)
+    states, host, saf, _model = await run_visit(tmp_path, "visa-cvn10", pull_during_second_ac=True)
     assert "dispense" not in states and "declined" in states
     [adv] = saf.advices
     assert adv["t"] == "0420" and adv["90"][4:10] == host.requests[0]["11"]
@@ -149,6 +152,6 @@ async def test_card_pulled_during_second_generate_ac_reverses(tmp_path: Path) ->
 
 @pytest.mark.asyncio
 async def test_mute_chip_falls_back_to_magstripe(tmp_path: Path) -> None:
-    states, host, saf, model = await run_visit(tmp_path, "chip-fails-fallback")
+    _states, host, _saf, _model = await run_visit(tmp_path, "chip-fails-fallback")
     req = host.requests[0]
     assert req["22"] == "801" and "55" not in req

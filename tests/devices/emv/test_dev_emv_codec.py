@@ -54,7 +54,7 @@ def test_decode_response_exception() -> None:
 
 
 def test_errors_pickle() -> None:
-    e = pickle.loads(pickle.dumps(CardDataError("bad", tag=0x9F26)))  # noqa: S301 -- our own bytes
+    e = pickle.loads(pickle.dumps(CardDataError("bad", tag=0x9F26)))
     assert (type(e), e.message, e.tag) == (CardDataError, "bad", 0x9F26)
 
 

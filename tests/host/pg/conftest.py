@@ -287,7 +287,7 @@ class _Conn:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def exchange(self, frame: bytes, timeout: float) -> dict[str, str]:  # noqa: ASYNC109
+    async def exchange(self, frame: bytes, timeout: float) -> dict[str, str]:
         assert self.reader is not None and self.writer is not None
         self.writer.write(struct.pack(">H", len(frame)) + frame)
         await self.writer.drain()

@@ -54,7 +54,7 @@ async def test_two_instances_keep_balances_exact(pg_url: str, load: Any, tmp_pat
         ]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(c.run(stop)) for c in clients]
-        while ep.answers < MESSAGES and not any(t.done() for t in tasks):  # noqa: ASYNC110
+        while ep.answers < MESSAGES and not any(t.done() for t in tasks):
             await asyncio.sleep(0.02)
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 60)

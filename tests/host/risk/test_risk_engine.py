@@ -7,7 +7,7 @@ import pytest
 
 from host.risk.engine import RiskConfig
 from host.risk.explain import explain, format_explanation
-from host.risk.kyc import AccountClass, IdType
+from host.risk.kyc import AccountClass, AccountLink, IdType
 from host.risk.model import Channel, Outcome, RiskGrade, TxnType
 from host.risk.records import Evidence, Factor, card_ref
 from host.risk.scoring import ScoringConfig
@@ -144,8 +144,6 @@ def test_atm_transfer_to_other_pending_24h_and_revocable(world: World) -> None:
 
 def test_transfer_to_own_account_is_not_delayed(world: World) -> None:
     cid, (pan,) = world.customer()
-    from host.risk.kyc import AccountLink
-
     world.store.put_account(AccountLink(account_no="OWN2", customer_id=cid))
     code, d = world.run(pan, 500000, txn=TxnType.TRANSFER_OTHER, payee_account="OWN2")
     assert (
@@ -199,7 +197,7 @@ def test_stepup_otp_retry_approved_and_wrong_otp_declined(world: World) -> None:
 
 
 def test_first_use_after_pin_reset_asks_fingerprint(world: World) -> None:
-    cid, (pan,) = world.customer()
+    _cid, (pan,) = world.customer()
     link = world.store.card(card_ref(pan))
     world.store.put_card(replace(link, fingerprint_ref="FP-TEMPLATE-1"))
     world.store.record_pin_change(card_ref(pan), T0 - timedelta(hours=1), reset=True)

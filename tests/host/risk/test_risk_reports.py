@@ -5,7 +5,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from host.risk.model import Channel, TxnType
+from host.risk.engine import RiskConfig
+from host.risk.model import Channel, RiskGrade, TxnType
 from host.risk.records import card_ref
 from host.risk.reports import (
     CaseError,
@@ -19,6 +20,7 @@ from host.risk.reports import (
     retention_job,
     str_report,
 )
+from host.risk.scoring import ScoringConfig
 
 from .conftest import T0, World
 
@@ -80,9 +82,6 @@ def test_reversal_removes_amount_from_lvr(world: World) -> None:
 
 
 def test_case_workflow_four_eyes(world: World) -> None:
-    from host.risk.engine import RiskConfig
-    from host.risk.scoring import ScoringConfig
-
     world.engine.config = RiskConfig(scoring=ScoringConfig(review_band=20, decline_band=90))
     _, (pan,) = world.customer()
     for i in range(6):
@@ -128,8 +127,6 @@ def test_id_expiry_job_notices_and_restriction(world: World) -> None:
 
 
 def test_overdue_reviews_and_declines_and_html(world: World) -> None:
-    from host.risk.model import RiskGrade
-
     cid, (pan,) = world.customer(grade=RiskGrade.HIGH, next_review_due=DAY - timedelta(days=1))
     assert [
         r["customer_id"] for r in overdue_reviews(world.store, DAY) if r["grade"] == "HIGH"
@@ -153,8 +150,6 @@ def test_retention_anonymises_unless_legal_hold(world: World) -> None:
 
 
 def test_cli_explain_and_otp(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    from host.risk.model import RiskGrade
-
     cid, (pan,) = world.customer(grade=RiskGrade.HIGH)
     _, d = world.run(pan, 300001)
     db = str(world.store.connection.execute("PRAGMA database_list").fetchone()[2])

@@ -45,10 +45,13 @@ from host.store.base import (
     HoldStatus,
     LedgerTx,
     MessageKey,
-    PinMethod,
     PostingRecord,
     TerminalRecord,
 )
+from host.store.rows import account_record as _account
+from host.store.rows import auth_record as _auth
+from host.store.rows import card_record as _card
+from host.store.rows import terminal_record as _terminal
 
 __all__ = ["SCHEMA", "PostgresStore", "is_postgres_url", "message_lock_id"]
 
@@ -201,78 +204,6 @@ def message_lock_id(key: MessageKey) -> int:
     text = "\x1f".join((key.terminal_id, key.stan, key.local_date, key.message_class))
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-def _card(r: DictRow) -> CardRecord:
-    return CardRecord(
-        pan=r["pan"],
-        account_no=r["account_no"],
-        expiry=r["expiry"],
-        service_code=r["service_code"],
-        pin_method=PinMethod(r["pin_method"]),
-        pvk_name=r["pvk_name"],
-        pvki=r["pvki"],
-        pvv=r["pvv"],
-        ibm_offset=r["ibm_offset"],
-        decimalization_table=r["decimalization_table"],
-        pin_validation_data=r["pin_validation_data"],
-        pin_tries=r["pin_tries"],
-        status=r["status"],
-        mk_ac_name=r["mk_ac_name"],
-    )
-
-
-def _account(r: DictRow) -> AccountRecord:
-    return AccountRecord(
-        account_no=r["account_no"],
-        customer_id=r["customer_id"],
-        currency=r["currency"],
-        balance=int(r["balance"]),
-        held=int(r["held"]),
-        kind=r["kind"],
-        status=r["status"],
-    )
-
-
-def _terminal(r: DictRow) -> TerminalRecord:
-    return TerminalRecord(
-        terminal_id=r["terminal_id"],
-        merchant_id=r["merchant_id"],
-        tpk_lmk=r["tpk_lmk"],
-        tpk_kcv=r["tpk_kcv"],
-        status=r["status"],
-        tmk_lmk=r["tmk_lmk"],
-        tak_lmk=r["tak_lmk"],
-        tak_kcv=r["tak_kcv"],
-        pin_mode=r["pin_mode"],
-        bdk_name=r["bdk_name"],
-        mac_required=bool(r["mac_required"]),
-        settlement_account=r["settlement_account"],
-        signed_on=bool(r["signed_on"]),
-    )
-
-
-def _auth(r: DictRow) -> AuthorisationRecord:
-    return AuthorisationRecord(
-        auth_id=int(r["auth_id"]),
-        terminal_id=r["terminal_id"],
-        stan=r["stan"],
-        local_date=r["local_date"],
-        message_class=r["message_class"],
-        transmission_datetime=r["transmission_datetime"],
-        rrn=r["rrn"],
-        mti=r["mti"],
-        processing_code=r["processing_code"],
-        pan_masked=r["pan_masked"],
-        account_no=r["account_no"],
-        amount=int(r["amount"]),
-        currency=r["currency"],
-        response_code=r["response_code"],
-        auth_code=r["auth_code"],
-        reason=r["reason"],
-        reversed_amount=int(r["reversed_amount"]),
-        response=dict(json.loads(r["response_json"])),
-    )
 
 
 def _posting(r: DictRow) -> PostingRecord:
